@@ -1,0 +1,48 @@
+"""`mood-tagger train`: train a model on data folders/files and save it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mood_tagger.data import load_exchanges
+
+
+def run(args) -> int:
+    from mood_tagger.evaluation.runner import evaluate_model
+    from mood_tagger.features import FeatureConfig
+    from mood_tagger.training import TrainConfig, train_model
+
+    exchanges = load_exchanges(args.data)
+    overrides = json.loads(args.config) if args.config else {}
+    features = FeatureConfig.from_dict(overrides.pop("features", {}))
+    cfg = TrainConfig(**({"hidden": args.hidden, "epochs": args.epochs, "seed": args.seed}
+                         | overrides), features=features)
+    name = args.name or Path(args.out).name
+    print(f"training {name!r} on {len(exchanges)} exchanges from {', '.join(map(str, args.data))}")
+    model = train_model(exchanges, cfg, name=name, progress=not args.quiet, log=print)
+    if args.eval:
+        dev = load_exchanges([args.eval])
+        metrics = evaluate_model(model, dev, progress=False)
+        model.config["metrics"] = {"dataset": Path(args.eval).name} | {
+            k: v for k, v in metrics.items() if k not in ("per_tag",)}
+        print(json.dumps({k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}))
+    out = model.save(args.out)
+    print(f"saved {out}")
+    return 0
+
+
+def add_parser(sub, add_backend_options) -> None:
+    p = sub.add_parser("train", help="train the multi-task classifier")
+    p.add_argument("--data", nargs="+", default=["data/"], help="JSONL files or folders "
+                   "(hand-labelled and teacher-labelled alike)")
+    p.add_argument("--out", required=True, help="output model folder, e.g. models/default")
+    p.add_argument("--name", help="model name (default: the folder name)")
+    p.add_argument("--hidden", type=int, default=0, help="hidden units (0 = linear)")
+    p.add_argument("--epochs", type=int, default=25)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--config", help='extra TrainConfig fields as JSON, e.g. \'{"lr": 0.01}\'')
+    p.add_argument("--eval", help="labelled JSONL to measure and store in the model card "
+                   "(never trained on)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)

@@ -1,0 +1,160 @@
+"""The multi-task classifier: sparse text features → [hidden layer] → two heads.
+
+A saved model is a folder holding
+    config.json    labels, feature and training configuration, calibration, corpus hash, metrics
+    vocab.json     the feature strings, in index order
+    weights.npz    float32 arrays, read with allow_pickle=False
+
+Probabilities are temperature-calibrated per head on held-out training data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from mood_tagger.data.schema import Exchange
+from mood_tagger.errors import ModelError
+from mood_tagger.features import FeatureConfig, extract
+from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS
+
+FORMAT_VERSION = 1
+N_EMOTIONS = len(EMOTION_TAGS)
+WEIGHT_NAMES = ("idf", "W1", "b1", "W2", "b2")
+
+
+def default_model_path() -> Path:
+    """The model shipped in the repository (models/default next to the package)."""
+    return Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    emotion_name: str
+    celebrate: str
+    emotion_top: list[tuple[str, float]]
+    celebrate_p: float
+
+    def to_dict(self) -> dict:
+        return {"emotion_name": self.emotion_name, "celebrate": self.celebrate,
+                "emotion_top": [[t, round(p, 4)] for t, p in self.emotion_top],
+                "celebrate_p": round(self.celebrate_p, 4)}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class TaggerModel:
+    """Weights: W1 (V × H) maps features to the hidden layer, or straight to the 15 outputs
+    (13 emotion logits, 2 celebrate logits) when `hidden == 0`; W2/b2 exist only with a hidden layer.
+    """
+
+    def __init__(self, config: dict, vocab: Sequence[str], weights: dict[str, np.ndarray]):
+        self.config = config
+        self.features = FeatureConfig.from_dict(config["features"])
+        self.vocab_list = list(vocab)
+        self.vocab = {f: i for i, f in enumerate(self.vocab_list)}
+        self.weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+        self.idf = self.weights["idf"]
+        self.W1, self.b1 = self.weights["W1"], self.weights["b1"]
+        self.hidden = int(config["model"]["hidden"])
+        self.activation = config["model"].get("activation", "relu")
+        self.W2 = self.weights.get("W2")
+        self.b2 = self.weights.get("b2")
+        cal = config.get("calibration", {})
+        self.t_emotion = float(cal.get("emotion_temperature", 1.0))
+        self.t_celebrate = float(cal.get("celebrate_temperature", 1.0))
+        self.celebrate_threshold = float(cal.get("celebrate_threshold", 0.5))
+        if self.W1.shape[0] != len(self.vocab_list):
+            raise ModelError(f"weights have {self.W1.shape[0]} feature rows but vocab.json has "
+                             f"{len(self.vocab_list)} entries; the model folder is inconsistent")
+
+    @property
+    def name(self) -> str:
+        return self.config.get("name", "unnamed")
+
+    # ----- features -------------------------------------------------------------
+    def feature_ids(self, ex: Exchange) -> np.ndarray:
+        vocab = self.vocab
+        ids = [vocab[f] for f in extract(ex, self.features) if f in vocab]
+        return np.fromiter(ids, dtype=np.int64, count=len(ids))
+
+    def _logits_one(self, ids: np.ndarray) -> np.ndarray:
+        if ids.size:
+            v = self.idf[ids]
+            v = v / np.sqrt(v @ v)
+            z = v @ self.W1[ids] + self.b1
+        else:
+            z = self.b1.copy()
+        if self.hidden:
+            if self.activation == "relu":
+                z = np.maximum(z, 0.0)
+            z = z @ self.W2 + self.b2
+        return z
+
+    # ----- public API -----------------------------------------------------------
+    def predict_proba(self, exchanges: Sequence[Exchange]) -> tuple[np.ndarray, np.ndarray]:
+        """(emotion probabilities n × 13 in EMOTION_TAGS order, P(celebrate = yes) of length n)."""
+        logits = np.stack([self._logits_one(self.feature_ids(ex)) for ex in exchanges]) \
+            if exchanges else np.zeros((0, N_EMOTIONS + 2), dtype=np.float32)
+        emo = _softmax(logits[:, :N_EMOTIONS] / self.t_emotion)
+        cel = _softmax(logits[:, N_EMOTIONS:] / self.t_celebrate)[:, 1]
+        return emo, cel
+
+    def predict(self, exchanges: Sequence[Exchange], top_k: int = 3) -> list[Prediction]:
+        emo, cel = self.predict_proba(exchanges)
+        out = []
+        for p_emo, p_yes in zip(emo, cel):
+            order = np.argsort(-p_emo)[:top_k]
+            top = [(EMOTION_TAGS[i], float(p_emo[i])) for i in order]
+            out.append(Prediction(emotion_name=top[0][0],
+                                  celebrate=CELEBRATE_VALUES[int(p_yes >= self.celebrate_threshold)],
+                                  emotion_top=top, celebrate_p=float(p_yes)))
+        return out
+
+    def predict_one(self, ex: Exchange) -> Prediction:
+        return self.predict([ex])[0]
+
+    # ----- persistence ----------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = dict(self.config, format_version=FORMAT_VERSION,
+                      labels={"emotion": list(EMOTION_TAGS), "celebrate": list(CELEBRATE_VALUES)})
+        (path / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n",
+                                          encoding="utf-8")
+        (path / "vocab.json").write_text(json.dumps(self.vocab_list, ensure_ascii=False),
+                                         encoding="utf-8")
+        np.savez_compressed(path / "weights.npz", **self.weights)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "TaggerModel":
+        path = Path(path) if path is not None else default_model_path()
+        missing = [n for n in ("config.json", "vocab.json", "weights.npz") if not (path / n).is_file()]
+        if missing:
+            raise ModelError(f"{path}: not a model folder (missing {', '.join(missing)}); "
+                             "train one with 'mood-tagger train --out PATH' or omit --model "
+                             "to use the shipped default")
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+            with np.load(path / "weights.npz", allow_pickle=False) as npz:
+                weights = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: cannot read model files ({exc}); retrain or restore the "
+                             "folder") from exc
+        if config.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{path}: model format {config.get('format_version')!r}, this "
+                             f"version reads format {FORMAT_VERSION}; retrain the model")
+        labels = config.get("labels", {})
+        if labels.get("emotion") != list(EMOTION_TAGS):
+            raise ModelError(f"{path}: the model's emotion labels differ from LABELS.md's 13 tags")
+        return cls(config, vocab, weights)

@@ -1,0 +1,40 @@
+"""Typed configuration in one place; every field can be set as MOOD_TAGGER_<NAME>."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mood_tagger.model.classifier import default_model_path
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOOD_TAGGER_", extra="ignore",
+                                      protected_namespaces=())
+
+    model: Path = Field(default_factory=default_model_path, description="classifier model folder")
+    backend: str = "classifier"
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = 7862
+    workers: int = 1
+    api_key: str | None = None
+    log_requests: bool = False          # opt-in: children's messages are private
+    max_text_chars: int = 4000          # per text field
+    max_history_turns: int = 32
+    max_batch: int = 256
+    default_deadline_ms: float = 50.0
+    # LLM backend (OpenAI-compatible server: vLLM, TensorRT-LLM, SGLang, llama.cpp, Ollama)
+    llm_base_url: str = "http://127.0.0.1:8000/v1"
+    llm_model: str = "microsoft/Phi-3-mini-4k-instruct"
+    llm_api_key: str | None = None
+    llm_dialect: str = "vllm"
+    llm_timeout_ms: float = 1000.0
+    llm_mode: str = "json"              # "json" or "one-token"
+    cascade_threshold: float = 0.6
+
+    def with_overrides(self, **values) -> "Settings":
+        """A copy with the non-None values of CLI flags applied."""
+        return self.model_copy(update={k: v for k, v in values.items() if v is not None})

@@ -1,0 +1,138 @@
+"""Train a TaggerModel from labelled exchanges: reads top to bottom.
+
+1. extract features, build vocabulary + IDF, build the sparse matrix;
+2. hold out a seeded calibration split, train on the rest, fit one temperature per head
+   and the celebrate threshold on the held-out part;
+3. retrain on everything with the same settings and ship that, carrying the calibration.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mood_tagger import __version__
+from mood_tagger.data.schema import Exchange
+from mood_tagger.errors import InputError
+from mood_tagger.features import FeatureConfig, extract
+from mood_tagger.model.classifier import TaggerModel
+from mood_tagger.training import matrix
+from mood_tagger.training.optimiser import N_EMO, Adam, forward, init_weights, softmax, train_epoch
+
+TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(5.0), 81))
+
+
+@dataclass
+class TrainConfig:
+    hidden: int = 0                 # 0: linear two-head model; >0: one shared hidden layer
+    activation: str = "relu"        # "relu" (MLP) or "linear" (fastText-style embedding bag)
+    epochs: int = 25
+    batch_size: int = 32
+    lr: float = 0.02
+    l2: float = 1e-6
+    dropout: float = 0.0
+    min_count: int = 2
+    max_features: int = 150_000
+    ok_mass: float = 0.2            # target mass spread over the other emotion_ok tags
+    celebrate_weight: float = 1.5
+    calibration_fraction: float = 0.1
+    celebrate_min_precision: float = 0.97  # threshold: lowest one reaching this on held-out
+    seed: int = 13
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["features"] = self.features.to_dict()
+        return data
+
+
+def _nll_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of soft or index targets."""
+    best_t, best = 1.0, np.inf
+    for t in TEMPERATURES:
+        p = softmax(logits / t)
+        if targets.ndim == 1:
+            nll = -np.log(p[np.arange(len(targets)), targets] + 1e-9).mean()
+        else:
+            nll = -(targets * np.log(p + 1e-9)).sum(1).mean()
+        if nll < best:
+            best_t, best = float(t), nll
+    return best_t
+
+
+def _celebrate_threshold(p_yes: np.ndarray, y: np.ndarray, min_precision: float) -> float:
+    """The lowest threshold in [0.3, 0.8] whose held-out precision reaches min_precision."""
+    for thr in np.arange(0.30, 0.81, 0.025):
+        pred = p_yes >= thr
+        if pred.sum() and (pred & (y == 1)).sum() / pred.sum() >= min_precision:
+            return float(round(thr, 3))
+    return 0.5
+
+
+def _fit(X, y_emo, y_cel, cfg: TrainConfig, desc: str, progress: bool) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(cfg.seed)
+    weights = init_weights(X.shape[1], cfg.hidden, rng)
+    opt = Adam(lr=cfg.lr)
+    bar = tqdm(range(cfg.epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
+    for _ in bar:
+        loss = train_epoch(X, y_emo, y_cel, weights, opt, batch_size=cfg.batch_size, l2=cfg.l2,
+                           celebrate_weight=cfg.celebrate_weight, activation=cfg.activation,
+                           dropout=cfg.dropout, rng=rng)
+        bar.set_postfix(loss=f"{loss:.3f}")
+    return weights
+
+
+def train_model(exchanges: Sequence[Exchange], cfg: TrainConfig | None = None, *,
+                name: str = "mood-tagger", progress: bool = True,
+                log: Callable[[str], None] = lambda _msg: None) -> TaggerModel:
+    cfg = cfg or TrainConfig()
+    unlabelled = [i for i, ex in enumerate(exchanges) if not ex.labelled]
+    if unlabelled:
+        raise InputError(f"{len(unlabelled)} exchanges have no labels (first: #{unlabelled[0]}); "
+                         "training needs emotion_name and celebrate on every line")
+    if len(exchanges) < 4:
+        raise InputError(f"training needs at least 4 labelled exchanges, found {len(exchanges)}")
+
+    feats = [extract(ex, cfg.features) for ex in
+             tqdm(exchanges, desc="features", unit="ex", disable=not progress, leave=False)]
+    vocab_list, idf = matrix.build_vocab(feats, cfg.min_count, cfg.max_features)
+    vocab = {f: i for i, f in enumerate(vocab_list)}
+    X = matrix.design_matrix(feats, vocab, idf)
+    y_emo = matrix.emotion_targets(exchanges, cfg.ok_mass)
+    y_cel = matrix.celebrate_targets(exchanges)
+    log(f"{len(exchanges)} exchanges, {len(vocab_list)} features")
+
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(exchanges))
+    n_cal = max(2, int(round(cfg.calibration_fraction * len(exchanges))))
+    cal, fit = order[:n_cal], order[n_cal:]
+    w_split = _fit(X[fit], y_emo[fit], y_cel[fit], cfg, "train (calibration split)", progress)
+    logits, _ = forward(X[cal], w_split, cfg.activation)
+    calibration = {
+        "emotion_temperature": _nll_temperature(logits[:, :N_EMO], y_emo[cal]),
+        "celebrate_temperature": _nll_temperature(logits[:, N_EMO:], y_cel[cal]),
+        "held_out": int(n_cal),
+    }
+    p_yes = softmax(logits[:, N_EMO:] / calibration["celebrate_temperature"])[:, 1]
+    calibration["celebrate_threshold"] = _celebrate_threshold(p_yes, y_cel[cal],
+                                                              cfg.celebrate_min_precision)
+    log(f"calibration: {calibration}")
+
+    weights = _fit(X, y_emo, y_cel, cfg, "train (all data)", progress)
+    weights["idf"] = idf
+    config = {
+        "name": name,
+        "model": {"kind": "sparse-ngram", "hidden": cfg.hidden, "activation": cfg.activation},
+        "features": cfg.features.to_dict(),
+        "training": cfg.to_dict() | {"n_examples": len(exchanges), "n_features": len(vocab_list),
+                                     "mood_tagger_version": __version__,
+                                     "python": platform.python_version()},
+        "corpus_hash": matrix.corpus_hash(exchanges),
+        "calibration": calibration,
+        "metrics": {},
+    }
+    return TaggerModel(config, vocab_list, weights)
