@@ -1,0 +1,85 @@
+"""Real training runs on a tiny corpus: the model learns, is reproducible and round-trips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mood_tagger.data.inputs import make_exchange
+from mood_tagger.data.jsonl import load_exchanges
+from mood_tagger.errors import InputError, ModelError
+from mood_tagger.labels import EMOTION_TAGS
+from mood_tagger.model import TaggerModel
+from mood_tagger.training import TrainConfig, train_model
+from tests.conftest import TINY_CONFIG
+
+
+def test_tiny_model_learns_its_training_data(tiny_model, tiny_corpus):
+    golds = load_exchanges([tiny_corpus])
+    preds = tiny_model.predict(golds)
+    emotion_acc = np.mean([p.emotion_name == g.emotion_name for p, g in zip(preds, golds)])
+    celebrate_acc = np.mean([p.celebrate == g.celebrate for p, g in zip(preds, golds)])
+    assert emotion_acc >= 0.9
+    assert celebrate_acc >= 0.9
+
+
+def test_tiny_model_generalises_to_unseen_wording(tiny_model):
+    right = make_exchange("Con cá sống dưới nước", "Chính xác! Con giỏi lắm.")
+    wrong = make_exchange("5 cộng 1 bằng 7", "Chưa đúng rồi, thử lại nhé!")
+    p_right, p_wrong = tiny_model.predict([right, wrong])
+    assert p_right.celebrate_p > p_wrong.celebrate_p
+    assert p_wrong.emotion_name == "encouraging"
+
+
+def test_probabilities_are_distributions(tiny_model, tiny_corpus):
+    emo, cel = tiny_model.predict_proba(load_exchanges([tiny_corpus]))
+    assert emo.shape == (14, len(EMOTION_TAGS))
+    np.testing.assert_allclose(emo.sum(axis=1), 1.0, rtol=1e-5)
+    assert ((cel >= 0) & (cel <= 1)).all()
+
+
+def test_save_load_round_trip_gives_identical_predictions(tiny_model, tiny_corpus, tmp_path):
+    path = tiny_model.save(tmp_path / "m")
+    loaded = TaggerModel.load(path)
+    golds = load_exchanges([tiny_corpus])
+    emo_a, cel_a = tiny_model.predict_proba(golds)
+    emo_b, cel_b = loaded.predict_proba(golds)
+    np.testing.assert_array_equal(emo_a, emo_b)
+    np.testing.assert_array_equal(cel_a, cel_b)
+    config = json.loads((path / "config.json").read_text())
+    assert config["labels"]["emotion"] == list(EMOTION_TAGS)
+    assert config["corpus_hash"].startswith("sha256:")
+    assert config["training"]["epochs"] == TINY_CONFIG.epochs
+
+
+def test_training_is_reproducible(tiny_corpus):
+    golds = load_exchanges([tiny_corpus])
+    cfg = TrainConfig(epochs=5, min_count=1)
+    a = train_model(golds, cfg, progress=False)
+    b = train_model(golds, cfg, progress=False)
+    np.testing.assert_array_equal(a.weights["W1"], b.weights["W1"])
+
+
+def test_hidden_layer_model_trains_and_round_trips(tiny_corpus, tmp_path):
+    golds = load_exchanges([tiny_corpus])
+    model = train_model(golds, TrainConfig(hidden=16, epochs=80, lr=0.03, min_count=1),
+                        progress=False)
+    acc = np.mean([p.emotion_name == g.emotion_name for p, g in zip(model.predict(golds), golds)])
+    assert acc >= 0.85
+    loaded = TaggerModel.load(model.save(tmp_path / "mlp"))
+    np.testing.assert_array_equal(model.predict_proba(golds)[0], loaded.predict_proba(golds)[0])
+
+
+def test_training_refuses_unlabelled_or_tiny_data(tiny_corpus):
+    with pytest.raises(InputError, match="at least 4"):
+        train_model(load_exchanges([tiny_corpus])[:2], progress=False)
+    unlabelled = [make_exchange("a", "b")] * 5
+    with pytest.raises(InputError, match="no labels"):
+        train_model(unlabelled, progress=False)
+
+
+def test_loading_a_non_model_folder_says_how_to_fix(tmp_path):
+    with pytest.raises(ModelError, match="mood-tagger train"):
+        TaggerModel.load(tmp_path)
