@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     max_text_chars: int = 4000          # per text field
     max_history_turns: int = 32
     max_batch: int = 256
+    max_body_bytes: int = 16 * 1024 * 1024
     default_deadline_ms: float = 50.0
     # LLM backend (OpenAI-compatible server: vLLM, TensorRT-LLM, SGLang, llama.cpp, Ollama)
     llm_base_url: str = "http://127.0.0.1:8000/v1"

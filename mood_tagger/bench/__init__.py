@@ -1,0 +1,1 @@
+"""Benchmarks on the production code path: in process and over HTTP against a real server."""

@@ -1,0 +1,104 @@
+"""Python client for the mood-tagger service, sync and async (httpx, connections reused).
+
+With `fallback` set (e.g. {"emotion_name": "calm", "celebrate": "no"}), a slow or
+unreachable service returns the fallback (marked "fallback": true) instead of raising,
+so a robot never waits past its budget.
+
+    client = TaggerClient("http://127.0.0.1:7862", timeout_ms=40,
+                          fallback={"emotion_name": "calm", "celebrate": "no"})
+    client.tag("2 + 2 bằng 4", "Đúng rồi!")
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from mood_tagger.errors import BackendError, InputError
+
+DEFAULT_FALLBACK = {"emotion_name": "calm", "celebrate": "no"}
+
+
+class ServiceUnavailable(BackendError):
+    kind = "service_unavailable"
+
+
+def _payload(user: str, pika: str, history: list | None, deadline_ms: float | None) -> dict:
+    body: dict = {"user_last_message": user, "pika_response": pika}
+    if history is not None:
+        body["history"] = history
+    if deadline_ms is not None:
+        body["deadline_ms"] = deadline_ms
+    return body
+
+
+class _Base:
+    def __init__(self, base_url: str = "http://127.0.0.1:7862", *, timeout_ms: float = 50.0,
+                 api_key: str | None = None, fallback: dict | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = httpx.Timeout(timeout_ms / 1000)
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.fallback = fallback
+
+    def _handle(self, response: httpx.Response | None, error: Exception | None) -> dict:
+        if error is None and response is not None and response.status_code < 500:
+            if response.status_code >= 400:
+                detail = response.json().get("error", {}).get("message", response.text)
+                raise InputError(f"the service refused the request ({response.status_code}): {detail}")
+            return response.json()
+        reason = type(error).__name__ if error is not None else f"http_{response.status_code}"
+        if self.fallback is None:
+            raise ServiceUnavailable(f"mood-tagger service at {self.base_url} failed ({reason}); "
+                                     "pass fallback=... to get a default answer instead") from error
+        return dict(self.fallback, fallback=True, reason=reason)
+
+
+class TaggerClient(_Base):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
+
+    def tag(self, user: str, pika: str, history: list | None = None, *,
+            deadline_ms: float | None = None, timeout_ms: float | None = None) -> dict:
+        timeout = httpx.Timeout(timeout_ms / 1000) if timeout_ms is not None else self.timeout
+        try:
+            response = self._http.post("/v1/tag", json=_payload(user, pika, history, deadline_ms),
+                                       timeout=timeout)
+        except httpx.HTTPError as exc:
+            return self._handle(None, exc)
+        return self._handle(response, None)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AsyncTaggerClient(_Base):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self.headers,
+                                       timeout=self.timeout)
+
+    async def tag(self, user: str, pika: str, history: list | None = None, *,
+                  deadline_ms: float | None = None, timeout_ms: float | None = None) -> dict:
+        timeout = httpx.Timeout(timeout_ms / 1000) if timeout_ms is not None else self.timeout
+        try:
+            response = await self._http.post("/v1/tag",
+                                             json=_payload(user, pika, history, deadline_ms),
+                                             timeout=timeout)
+        except httpx.HTTPError as exc:
+            return self._handle(None, exc)
+        return self._handle(response, None)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.aclose()

@@ -1,0 +1,67 @@
+"""`mood-tagger serve` and `mood-tagger bench`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import sys
+
+
+def run_serve(args) -> int:
+    from mood_tagger.cli import settings_from_args
+    from mood_tagger.model import TaggerModel
+    from mood_tagger.serving.server import serve
+
+    settings = settings_from_args(args)
+    if args.api_key:
+        settings = settings.with_overrides(api_key=args.api_key)
+    if args.log_requests:
+        settings = settings.with_overrides(log_requests=True)
+    if settings.backend in ("classifier", "cascade"):
+        TaggerModel.load(settings.model)  # fail fast with a clear error before uvicorn starts
+    serve(settings, access_log=args.access_log)
+    return 0
+
+
+def run_bench(args) -> int:
+    from mood_tagger.bench import report, runner
+    from mood_tagger.cli import backend_from_args
+
+    backend = backend_from_args(args)
+    result = {"date": dt.date.today().isoformat(), "machine": runner.machine(),
+              "backend": backend.name, "model": backend.model_name}
+    print(f"in process: {args.iterations} exchanges, one at a time …", file=sys.stderr)
+    result["in_process"] = runner.bench_in_process(backend, args.iterations)
+    print(f"over HTTP: {args.seconds:g} s per concurrency level, soak {args.soak:g} s …",
+          file=sys.stderr)
+    result["http"] = runner.bench_http(str(args.model) if args.model else None,
+                                       seconds=args.seconds, soak_s=args.soak)
+    command = "mood-tagger " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
+        if sys.argv[1:2] == ["bench"] else "mood-tagger bench"
+    command = "mood-tagger bench" + command[len("mood-tagger"):] if sys.argv[1:2] == ["bench"] \
+        else command
+    md, js = report.write(result, args.out, command)
+    print(md.read_text())
+    print(f"written: {md} and {js}", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub, add_backend_options) -> None:
+    p = sub.add_parser("serve", help="run the HTTP service (OpenAI-compatible drop-in included)")
+    p.add_argument("--host", help="bind address (default 127.0.0.1; 0.0.0.0 for robots on a LAN)")
+    p.add_argument("--port", type=int, help="port (default 7862)")
+    p.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+    p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (MOOD_TAGGER_API_KEY)")
+    p.add_argument("--log-requests", action="store_true",
+                   help="log children's messages (off by default: they are private)")
+    p.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only)")
+    add_backend_options(p)
+    p.set_defaults(func=run_serve)
+
+    b = sub.add_parser("bench", help="latency/throughput/memory benchmark → docs/benchmarks.md")
+    b.add_argument("--iterations", type=int, default=20000, help="in-process exchanges")
+    b.add_argument("--seconds", type=float, default=10.0, help="seconds per HTTP load level")
+    b.add_argument("--soak", type=float, default=60.0, help="soak duration in seconds (0: skip)")
+    b.add_argument("--out", default="docs/benchmarks.md", help="markdown report (JSON beside it)")
+    add_backend_options(b)
+    b.set_defaults(func=run_bench)

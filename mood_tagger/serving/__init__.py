@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI app, OpenAI-compatible route, metrics, auth."""

@@ -1,0 +1,190 @@
+"""The FastAPI application: /v1/tag, /v1/tag/batch, /v1/chat/completions, /v1/models,
+/healthz, /metrics. Errors become JSON through one handler table (ERROR_STATUS)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mood_tagger import __version__
+from mood_tagger.backends import Backend, create_backend
+from mood_tagger.data.inputs import make_exchange
+from mood_tagger.errors import BackendError, InputError, ModelError, MoodTaggerError
+from mood_tagger.serving import chat_format
+from mood_tagger.serving.metrics import ServiceMetrics
+from mood_tagger.serving.middleware import GuardMiddleware, MetricsMiddleware
+from mood_tagger.serving.schemas import (BatchRequest, BatchResponse, ChatRequest, ErrorResponse,
+                                         TagRequest, TagResponse)
+from mood_tagger.settings import Settings
+
+log = logging.getLogger("mood_tagger.serving")
+
+# exception class → (HTTP status, OpenAI-style error type)
+ERROR_STATUS: dict[type, tuple[int, str]] = {
+    InputError: (400, "invalid_request_error"),
+    BackendError: (502, "backend_error"),
+    ModelError: (503, "model_unavailable"),
+    MoodTaggerError: (500, "internal_error"),
+}
+ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422)}
+
+
+def _error(status: int, message: str, kind: str, param: str | None = None,
+           headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param,
+                                   "code": str(status)}}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    field = ".".join(loc) or None
+    if first.get("type") == "json_invalid":
+        return ("the body is not valid JSON; send a JSON object, e.g. "
+                '{"user_last_message": "...", "pika_response": "..."}', None)
+    hint = ""
+    if first.get("type") in ("missing", "string_too_short"):
+        hint = "; see /docs for the request schema"
+    return f"{field or 'body'}: {first.get('msg', 'invalid value')}{hint}", field
+
+
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.backend = backend or create_backend(settings.backend, settings)
+        app.state.ready = True
+        yield
+        app.state.ready = False
+        await app.state.backend.aclose()
+        app.state.backend.close()
+
+    app = FastAPI(title="mood-tagger", version=__version__, lifespan=lifespan,
+                  description="Emotion and celebrate tags for Pika's replies (LABELS.md), with an "
+                              "OpenAI-compatible drop-in at /v1/chat/completions.")
+    app.state.ready = False
+    app.state.settings = settings
+    app.state.metrics = metrics
+
+    async def tag_one(req: TagRequest | None, user, pika, history, deadline_ms) -> dict:
+        ex = make_exchange(user, pika, history, max_chars=settings.max_text_chars,
+                           max_turns=settings.max_history_turns)
+        result = await app.state.backend.atag(ex, deadline_ms or settings.default_deadline_ms)
+        metrics.tags.labels(result.backend, result.reason).inc()
+        if settings.log_requests:
+            log.info("tag user=%r pika=%r -> %s/%s", user, pika, result.emotion_name,
+                     result.celebrate)
+        return result.to_dict()
+
+    # ----- errors: one table -------------------------------------------------
+    @app.exception_handler(MoodTaggerError)
+    async def on_domain_error(request: Request, exc: MoodTaggerError):
+        status, kind = next(v for cls, v in ERROR_STATUS.items() if isinstance(exc, cls))
+        metrics.errors.labels(getattr(exc, "kind", kind)).inc()
+        return _error(status, str(exc), kind)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError):
+        message, field = _validation_message(exc)
+        status = 400 if field is None else 422
+        metrics.errors.labels("invalid_json" if status == 400 else "validation").inc()
+        return _error(status, message, "invalid_request_error", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException):
+        metrics.errors.labels(f"http_{exc.status_code}").inc()
+        message = {400: "the body could not be parsed; send UTF-8 encoded JSON",
+                   404: f"no route {request.url.path!r}; see /docs for the API",
+                   405: f"method {request.method} is not allowed on {request.url.path}"
+                   }.get(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, message, "invalid_request_error", headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        metrics.errors.labels("internal").inc()
+        return _error(500, "internal error; the service keeps serving", "internal_error")
+
+    # ----- routes ------------------------------------------------------------
+    @app.post("/v1/tag", response_model=TagResponse, responses=ERROR_RESPONSES)
+    async def tag(req: TagRequest) -> dict:
+        """Tag one exchange."""
+        history = [t.model_dump() for t in req.history] if req.history is not None else None
+        return await tag_one(req, req.user_last_message, req.pika_response, history, req.deadline_ms)
+
+    @app.post("/v1/tag/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
+    async def tag_batch(req: BatchRequest) -> dict:
+        """Tag up to 256 exchanges; results come back in the same order."""
+        jobs = [tag_one(r, r.user_last_message, r.pika_response,
+                        [t.model_dump() for t in r.history] if r.history is not None else None,
+                        r.deadline_ms) for r in req.items]
+        return {"results": await asyncio.gather(*jobs)}
+
+    @app.post("/v1/chat/completions", responses=ERROR_RESPONSES)
+    async def chat_completions(req: ChatRequest,
+                               x_deadline_ms: float | None = Header(default=None, gt=0)) -> dict:
+        """OpenAI-compatible drop-in for the original plan's client: the last user message
+        holds the `[CONTEXT]` block; the answer's content is the JSON tag string."""
+        if req.stream:
+            raise InputError("stream: streaming is not supported; send \"stream\": false")
+        users = [m for m in req.messages if m.role == "user"]
+        if not users:
+            raise InputError("messages: no user message; expected a user message with "
+                             f"{chat_format.EXPECTED_FORMAT}")
+        content = chat_format.message_text(users[-1].content)
+        user, pika, history = chat_format.parse_context(content)
+        result = await tag_one(None, user, pika, history, x_deadline_ms)
+        answer = json.dumps({"emotion_name": result["emotion_name"],
+                             "celebrate": result["celebrate"]}, ensure_ascii=False)
+        prompt_tokens = sum(len(chat_format.message_text(m.content)) for m in req.messages) // 4
+        completion_tokens = 15
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
+            "created": int(time.time()), "model": req.model,
+            "system_fingerprint": f"mood-tagger-{__version__}",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+            "mood_tagger": {k: result[k] for k in ("backend", "reason", "model", "latency_ms",
+                                                    "celebrate_p")},
+        }
+
+    @app.get("/v1/models")
+    async def models() -> dict:
+        """The model this service answers with (any model name is accepted in requests)."""
+        return {"object": "list", "data": [{"id": app.state.backend.model_name, "object": "model",
+                                             "created": 0, "owned_by": "mood-tagger"}]}
+
+    @app.get("/healthz")
+    async def healthz():
+        """200 once the model is loaded, 503 before."""
+        if not app.state.ready:
+            return _error(503, "model not loaded yet", "model_unavailable")
+        return {"status": "ok", "backend": settings.backend,
+                "model": app.state.backend.model_name, "version": __version__}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics():
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.add_middleware(GuardMiddleware, api_key=settings.api_key,
+                       max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn factory for `--workers N`: settings come from MOOD_TAGGER_* variables."""
+    return create_app(Settings())

@@ -1,0 +1,82 @@
+"""Request and response bodies of the HTTP API (they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mood_tagger.data.inputs import DEFAULT_MAX_CHARS, DEFAULT_MAX_TURNS
+
+MAX_BATCH = 256
+
+Text = Field(min_length=1, max_length=DEFAULT_MAX_CHARS)
+
+
+class TurnIn(BaseModel):
+    role: Literal["pika", "child"]
+    text: str = Field(max_length=DEFAULT_MAX_CHARS)
+
+
+class TagRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "user_last_message": "Dạ, con voi ăn cỏ ạ.",
+        "pika_response": "Đúng rồi, con giỏi lắm! Voi là loài động vật ăn thực vật.",
+        "history": [{"role": "pika", "text": "Con voi ăn gì nhỉ?"}]}]})
+
+    user_last_message: str = Field(min_length=1, max_length=DEFAULT_MAX_CHARS,
+                                   description="the child's last message")
+    pika_response: str = Field(min_length=1, max_length=DEFAULT_MAX_CHARS,
+                               description="Pika's reply, as its LLM wrote it")
+    history: list[TurnIn] | None = Field(default=None, max_length=DEFAULT_MAX_TURNS,
+                                         description="earlier turns, oldest first")
+    deadline_ms: float | None = Field(default=None, gt=0, le=60_000,
+                                      description="answer within this many ms (default 50)")
+
+
+class TagResponse(BaseModel):
+    emotion_name: str
+    celebrate: Literal["yes", "no"]
+    emotion_top: list[list[str | float]] = Field(description="top 3 [tag, probability] pairs")
+    celebrate_p: float | None
+    model: str
+    backend: str
+    reason: str
+    latency_ms: float
+
+
+class BatchRequest(BaseModel):
+    items: list[TagRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchResponse(BaseModel):
+    results: list[TagResponse]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list | None = None
+
+
+class ChatRequest(BaseModel):
+    """The OpenAI chat-completions request of the original plan; unknown options are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = "mood-tagger"
+    messages: list[ChatMessage] = Field(min_length=1, max_length=64)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    response_format: dict | None = None
+    stream: bool | None = False
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

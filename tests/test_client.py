@@ -1,0 +1,76 @@
+"""mood_tagger.client against real servers: answers, timeouts, fallback, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from mood_tagger.client import AsyncTaggerClient, ServiceUnavailable, TaggerClient
+from mood_tagger.errors import InputError
+from mood_tagger.labels import EMOTION_TAGS
+from mood_tagger.serving.app import create_app
+from mood_tagger.serving.server import ThreadedServer
+from mood_tagger.settings import Settings
+from tests.service_helpers import SlowBackend, shipped_backend
+
+FALLBACK = {"emotion_name": "calm", "celebrate": "no"}
+
+
+@pytest.fixture(scope="module")
+def fast_server():
+    with ThreadedServer(create_app(Settings(), backend=shipped_backend())) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def slow_server():
+    with ThreadedServer(create_app(Settings(), backend=SlowBackend(0.5))) as srv:
+        yield srv
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_sync_client_tags_and_reuses_its_connection(fast_server):
+    with TaggerClient(fast_server.url, timeout_ms=2000) as client:
+        first = client.tag("Con voi ăn cỏ ạ", "Đúng rồi, con giỏi lắm!",
+                           history=[{"role": "pika", "text": "Con voi ăn gì?"}])
+        second = client.tag("Tớ thích màu xanh", "Màu xanh đẹp thật!")
+        assert first["emotion_name"] in EMOTION_TAGS and second["celebrate"] == "no"
+        assert client._http._transport._pool.connections.__len__() == 1
+
+
+def test_sync_client_fallback_on_slow_and_down(slow_server):
+    with TaggerClient(slow_server.url, timeout_ms=50, fallback=FALLBACK) as client:
+        result = client.tag("a", "b")
+    assert result == FALLBACK | {"fallback": True, "reason": "ReadTimeout"}
+    with TaggerClient(_closed_port_url(), timeout_ms=50, fallback=FALLBACK) as down:
+        assert down.tag("a", "b")["reason"] == "ConnectError"
+    with TaggerClient(slow_server.url, timeout_ms=50) as strict:
+        with pytest.raises(ServiceUnavailable, match="pass fallback"):
+            strict.tag("a", "b")
+
+
+def test_client_raises_on_refused_request(fast_server):
+    with TaggerClient(fast_server.url, timeout_ms=2000, fallback=FALLBACK) as client:
+        with pytest.raises(InputError, match="422"):
+            client.tag("", "b")
+
+
+def test_async_client_and_per_call_timeout(fast_server, slow_server):
+    async def scenario():
+        async with AsyncTaggerClient(fast_server.url, timeout_ms=2000) as client:
+            results = await asyncio.gather(*(client.tag(f"{i} + 1 = {i + 1}", "Đúng rồi!")
+                                             for i in range(10)))
+            assert all(r["emotion_name"] in EMOTION_TAGS for r in results)
+        async with AsyncTaggerClient(slow_server.url, timeout_ms=5000, fallback=FALLBACK) as slow:
+            quick = await slow.tag("a", "b", timeout_ms=30)
+            assert quick["fallback"] is True
+            patient = await slow.tag("a", "b")
+            assert patient["backend"] == "slow"
+    asyncio.run(scenario())
