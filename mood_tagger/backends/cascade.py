@@ -1,0 +1,99 @@
+"""The cascade: the classifier answers first; the LLM only when it is unsure and time allows.
+
+    reason          backend      when
+    confident       classifier   top emotion probability ≥ cascade_threshold (1.0: always ask)
+    no_time_left    classifier   the deadline leaves less than SAFETY_MARGIN_MS + MIN_LLM_MS
+    llm             openai       the LLM answered in time with a valid tag
+    llm_timeout     classifier   the LLM did not answer before the deadline
+    llm_http_error  classifier   the LLM server failed (HTTP error, refused, connection lost)
+    llm_invalid_output classifier the LLM answered something outside LABELS.md
+
+The answer always comes within the deadline plus a few ms: the LLM call gets the time that is
+left minus a safety margin, as its HTTP timeout (sync) and under asyncio.wait_for (async).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+from mood_tagger.backends.base import Backend, TagResult, register
+from mood_tagger.backends.classifier import ClassifierBackend
+from mood_tagger.backends.openai_compat import OpenAICompatBackend
+from mood_tagger.data.schema import Exchange
+from mood_tagger.errors import BackendError, UpstreamHTTPError, UpstreamInvalidOutput, UpstreamTimeout
+
+SAFETY_MARGIN_MS = 3.0      # kept back for returning the answer after the LLM gives up
+MIN_LLM_MS = 1.0            # below this the LLM is not asked at all
+FALLBACK_REASONS = {UpstreamTimeout: "llm_timeout", UpstreamHTTPError: "llm_http_error",
+                    UpstreamInvalidOutput: "llm_invalid_output"}
+
+
+def _fallback_reason(exc: BaseException) -> str:
+    return next((r for cls, r in FALLBACK_REASONS.items() if isinstance(exc, cls)), "llm_error")
+
+
+@register("cascade")
+class CascadeBackend(Backend):
+    def __init__(self, classifier: Backend, llm: Backend, *, threshold: float = 0.6,
+                 default_deadline_ms: float = 50.0):
+        self.classifier, self.llm = classifier, llm
+        self.threshold, self.default_deadline_ms = threshold, default_deadline_ms
+
+    @classmethod
+    def from_settings(cls, settings) -> "CascadeBackend":
+        return cls(ClassifierBackend.from_settings(settings), OpenAICompatBackend.from_settings(settings),
+                   threshold=settings.cascade_threshold,
+                   default_deadline_ms=settings.default_deadline_ms)
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.classifier.model_name}+{self.llm.model_name}"
+
+    def _first(self, exchange: Exchange, deadline_ms: float | None):
+        """The classifier's answer, and the ms left for the LLM (None: do not ask it)."""
+        start = time.perf_counter()
+        deadline = self.default_deadline_ms if deadline_ms is None else deadline_ms
+        first = self.classifier.tag(exchange)
+        top_p = first.emotion_top[0][1] if first.emotion_top else 0.0
+        if self.threshold < 1.0 and top_p >= self.threshold:
+            return start, first, "confident", None
+        left = deadline - (time.perf_counter() - start) * 1000 - SAFETY_MARGIN_MS
+        if left < MIN_LLM_MS:
+            return start, first, "no_time_left", None
+        return start, first, "", left
+
+    @staticmethod
+    def _done(result: TagResult, start: float, **changes) -> TagResult:
+        return replace(result, latency_ms=(time.perf_counter() - start) * 1000, **changes)
+
+    def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
+        start, first, reason, left = self._first(exchange, deadline_ms)
+        if left is None:
+            return self._done(first, start, backend="classifier", reason=reason)
+        try:
+            answer = self.llm.tag(exchange, left)
+        except BackendError as exc:
+            return self._done(first, start, backend="classifier", reason=_fallback_reason(exc))
+        return self._done(answer, start)
+
+    async def atag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
+        start, first, reason, left = self._first(exchange, deadline_ms)
+        if left is None:
+            return self._done(first, start, backend="classifier", reason=reason)
+        try:
+            answer = await asyncio.wait_for(self.llm.atag(exchange, left), timeout=left / 1000)
+        except asyncio.TimeoutError:
+            return self._done(first, start, backend="classifier", reason="llm_timeout")
+        except BackendError as exc:
+            return self._done(first, start, backend="classifier", reason=_fallback_reason(exc))
+        return self._done(answer, start)
+
+    def close(self) -> None:
+        self.classifier.close()
+        self.llm.close()
+
+    async def aclose(self) -> None:
+        await self.classifier.aclose()
+        await self.llm.aclose()
