@@ -20,13 +20,18 @@ from mood_tagger.features import FeatureConfig
 from mood_tagger.training import TrainConfig, train_model
 
 WORDS_ONLY = FeatureConfig(child_char_ngrams=(0, 0), stripped_parts=False, sentence_parts=False)
+LINEAR = dict(hidden=0, lr=0.02, epochs=25, dropout=0.0, max_features=150_000,
+              weights_dtype="float32")
 DESIGNS = {
-    "linear · word+char n-grams (all feature groups)": TrainConfig(),
-    "linear · word n-grams only (ablation)": TrainConfig(features=WORDS_ONLY),
-    "fastText-style · 64-d embedding bag, linear": TrainConfig(hidden=64, activation="linear",
-                                                               lr=0.01, epochs=20),
-    "MLP · 128 ReLU, dropout 0.2": TrainConfig(hidden=128, activation="relu", lr=0.005,
-                                              epochs=20, dropout=0.2),
+    "linear · word+char n-grams (all feature groups)": TrainConfig(**LINEAR),
+    "linear · word n-grams only (ablation)": TrainConfig(**LINEAR, features=WORDS_ONLY),
+    "fastText-style · 64-d embedding bag, linear": TrainConfig(
+        hidden=64, activation="linear", lr=0.01, epochs=20, dropout=0.0, max_features=150_000,
+        weights_dtype="float32"),
+    "MLP · 128 ReLU, 150k features, float32": TrainConfig(max_features=150_000,
+                                                          weights_dtype="float32"),
+    "MLP · 64 ReLU, 100k features, float16": TrainConfig(hidden=64, max_features=100_000),
+    "MLP · 128 ReLU, 50k features, float16 (shipped default)": TrainConfig(),
 }
 KEYS = ("emotion_strict", "emotion_lenient", "emotion_macro_f1", "celebrate_precision",
         "celebrate_recall", "celebrate_f1", "latency_ms_p50", "latency_ms_p99")

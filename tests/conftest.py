@@ -46,7 +46,8 @@ def tiny_corpus(tmp_path_factory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("data") / "tiny.jsonl", make_rows())
 
 
-TINY_CONFIG = TrainConfig(epochs=60, lr=0.05, min_count=1, calibration_fraction=0.15)
+TINY_CONFIG = TrainConfig(hidden=0, epochs=60, lr=0.05, min_count=1, dropout=0.0,
+                          calibration_fraction=0.15)
 
 
 @pytest.fixture(scope="session")

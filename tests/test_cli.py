@@ -17,7 +17,8 @@ REQUIRED_EVAL_KEYS = {"n", "emotion_strict", "emotion_lenient", "emotion_macro_f
 def test_train_eval_tag_end_to_end(tiny_corpus, tmp_path, capsys):
     out = tmp_path / "models" / "cli"
     assert main(["train", "--data", str(tiny_corpus), "--out", str(out), "--epochs", "60",
-                 "--config", '{"lr": 0.05, "min_count": 1}', "--eval", str(tiny_corpus),
+                 "--hidden", "0",
+                 "--config", '{"lr": 0.05, "min_count": 1, "dropout": 0.0}', "--eval", str(tiny_corpus),
                  "--quiet"]) == 0
     assert "saved" in capsys.readouterr().out
     card = json.loads((out / "config.json").read_text())

@@ -56,7 +56,7 @@ def test_save_load_round_trip_gives_identical_predictions(tiny_model, tiny_corpu
 
 def test_training_is_reproducible(tiny_corpus):
     golds = load_exchanges([tiny_corpus])
-    cfg = TrainConfig(epochs=5, min_count=1)
+    cfg = TrainConfig(hidden=8, epochs=5, min_count=1)
     a = train_model(golds, cfg, progress=False)
     b = train_model(golds, cfg, progress=False)
     np.testing.assert_array_equal(a.weights["W1"], b.weights["W1"])
@@ -64,7 +64,8 @@ def test_training_is_reproducible(tiny_corpus):
 
 def test_hidden_layer_model_trains_and_round_trips(tiny_corpus, tmp_path):
     golds = load_exchanges([tiny_corpus])
-    model = train_model(golds, TrainConfig(hidden=16, epochs=80, lr=0.03, min_count=1),
+    model = train_model(golds, TrainConfig(hidden=16, epochs=80, lr=0.03, min_count=1, dropout=0.0,
+                                           weights_dtype="float16"),
                         progress=False)
     acc = np.mean([p.emotion_name == g.emotion_name for p, g in zip(model.predict(golds), golds)])
     assert acc >= 0.85
@@ -83,3 +84,12 @@ def test_training_refuses_unlabelled_or_tiny_data(tiny_corpus):
 def test_loading_a_non_model_folder_says_how_to_fix(tmp_path):
     with pytest.raises(ModelError, match="mood-tagger train"):
         TaggerModel.load(tmp_path)
+
+
+def test_celebrate_threshold_is_the_middle_of_the_best_plateau():
+    from mood_tagger.training.trainer import _celebrate_threshold
+
+    p_yes = np.array([0.1, 0.2, 0.35, 0.6, 0.9, 0.95])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    # every threshold in (0.35, 0.6] separates perfectly: 0.375 … 0.6, middle 0.5
+    assert _celebrate_threshold(p_yes, y, beta=0.5) == 0.5

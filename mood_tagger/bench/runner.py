@@ -97,14 +97,13 @@ def _free_port() -> int:
 class ServerProcess:
     """`mood-tagger serve` in a subprocess, ready when /healthz answers 200."""
 
-    def __init__(self, model: str | None, workers: int = 1, extra_env: dict | None = None):
+    def __init__(self, env: dict[str, str], workers: int = 1):
+        """`env`: MOOD_TAGGER_* settings (backend, model, LLM) for the server process."""
         self.port = _free_port()
         cmd = [sys.executable, "-m", "mood_tagger.cli", "serve", "--port", str(self.port),
                "--workers", str(workers)]
-        if model:
-            cmd += ["--model", str(model)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     env=os.environ | (extra_env or {}))
+                                     env=os.environ | env)
 
     def __enter__(self) -> "ServerProcess":
         deadline = time.monotonic() + 60
@@ -125,6 +124,8 @@ class ServerProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        self.proc.stderr.close()
 
 
 def _load(port: int, path: str, bodies, concurrency: int, seconds: float) -> dict:
@@ -135,10 +136,10 @@ def _load(port: int, path: str, bodies, concurrency: int, seconds: float) -> dic
             **percentiles(r.latencies_ms)}
 
 
-def bench_http(model: str | None, *, seconds: float, soak_s: float,
+def bench_http(env: dict[str, str], *, seconds: float, soak_s: float,
                concurrencies=(1, 8, 64)) -> dict:
     runs = []
-    with ServerProcess(model) as server:
+    with ServerProcess(env) as server:
         pid = server.proc.pid
         sampler = MemorySampler(pid, every_s=0.5)
         sampler.start()

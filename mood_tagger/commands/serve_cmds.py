@@ -24,22 +24,22 @@ def run_serve(args) -> int:
 
 
 def run_bench(args) -> int:
+    from mood_tagger.backends import create_backend
     from mood_tagger.bench import report, runner
-    from mood_tagger.cli import backend_from_args
+    from mood_tagger.cli import settings_from_args
+    from mood_tagger.serving.server import settings_env
 
-    backend = backend_from_args(args)
+    settings = settings_from_args(args)
+    backend = create_backend(settings.backend, settings)
     result = {"date": dt.date.today().isoformat(), "machine": runner.machine(),
               "backend": backend.name, "model": backend.model_name}
     print(f"in process: {args.iterations} exchanges, one at a time …", file=sys.stderr)
     result["in_process"] = runner.bench_in_process(backend, args.iterations)
     print(f"over HTTP: {args.seconds:g} s per concurrency level, soak {args.soak:g} s …",
           file=sys.stderr)
-    result["http"] = runner.bench_http(str(args.model) if args.model else None,
-                                       seconds=args.seconds, soak_s=args.soak)
-    command = "mood-tagger " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
-        if sys.argv[1:2] == ["bench"] else "mood-tagger bench"
-    command = "mood-tagger bench" + command[len("mood-tagger"):] if sys.argv[1:2] == ["bench"] \
-        else command
+    result["http"] = runner.bench_http(settings_env(settings), seconds=args.seconds,
+                                       soak_s=args.soak)
+    command = "mood-tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     md, js = report.write(result, args.out, command)
     print(md.read_text())
     print(f"written: {md} and {js}", file=sys.stderr)

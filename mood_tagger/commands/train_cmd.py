@@ -16,8 +16,9 @@ def run(args) -> int:
     exchanges = load_exchanges(args.data)
     overrides = json.loads(args.config) if args.config else {}
     features = FeatureConfig.from_dict(overrides.pop("features", {}))
-    cfg = TrainConfig(**({"hidden": args.hidden, "epochs": args.epochs, "seed": args.seed}
-                         | overrides), features=features)
+    flags = {k: v for k, v in (("hidden", args.hidden), ("epochs", args.epochs),
+                               ("seed", args.seed)) if v is not None}
+    cfg = TrainConfig(**(flags | overrides), features=features)
     name = args.name or Path(args.out).name
     print(f"training {name!r} on {len(exchanges)} exchanges from {', '.join(map(str, args.data))}")
     model = train_model(exchanges, cfg, name=name, progress=not args.quiet, log=print)
@@ -38,9 +39,9 @@ def add_parser(sub, add_backend_options) -> None:
                    "(hand-labelled and teacher-labelled alike)")
     p.add_argument("--out", required=True, help="output model folder, e.g. models/default")
     p.add_argument("--name", help="model name (default: the folder name)")
-    p.add_argument("--hidden", type=int, default=0, help="hidden units (0 = linear)")
-    p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--hidden", type=int, help="hidden units (0 = linear; default 128)")
+    p.add_argument("--epochs", type=int, help="passes over the data (default 20)")
+    p.add_argument("--seed", type=int, help="random seed (default 13)")
     p.add_argument("--config", help='extra TrainConfig fields as JSON, e.g. \'{"lr": 0.01}\'')
     p.add_argument("--eval", help="labelled JSONL to measure and store in the model card "
                    "(never trained on)")

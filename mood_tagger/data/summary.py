@@ -25,7 +25,8 @@ def summarise(exchanges: Sequence[Exchange]) -> dict:
         "with_history": sum(bool(ex.history) for ex in exchanges),
         "hard_negatives": sum(cases[c] for c in HARD_NEGATIVE_CASES),
         "case": dict(cases.most_common()),
-        "source": dict(Counter(ex.extra.get("source", "hand") for ex in exchanges)),
+        "source": dict(Counter(str(ex.extra.get("source", "hand")).split(":")[0]
+                               for ex in exchanges)),
     }
 
 

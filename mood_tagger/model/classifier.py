@@ -132,7 +132,11 @@ class TaggerModel:
                                           encoding="utf-8")
         (path / "vocab.json").write_text(json.dumps(self.vocab_list, ensure_ascii=False),
                                          encoding="utf-8")
-        np.savez_compressed(path / "weights.npz", **self.weights)
+        stored = self.weights
+        if self.config["model"].get("weights_dtype") == "float16":
+            # The trainer already rounded these to float16, so loading gives identical floats.
+            stored = {k: v.astype(np.float16) if v.ndim == 2 else v for k, v in stored.items()}
+        np.savez_compressed(path / "weights.npz", **stored)
         return path
 
     @classmethod

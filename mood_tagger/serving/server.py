@@ -15,13 +15,16 @@ ENV_KEYS = ("model", "backend", "api_key", "log_requests", "llm_base_url", "llm_
             "llm_api_key", "llm_dialect", "llm_timeout_ms", "llm_mode", "cascade_threshold")
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The MOOD_TAGGER_* variables that rebuild these settings in another process."""
+    return {f"MOOD_TAGGER_{key.upper()}": str(getattr(settings, key)) for key in ENV_KEYS
+            if getattr(settings, key) is not None}
+
+
 def serve(settings: Settings, *, access_log: bool = False) -> None:
     """Foreground server. With several workers, each process rebuilds Settings from the
     MOOD_TAGGER_* environment, so the CLI's settings are exported there first."""
-    for key in ENV_KEYS:
-        value = getattr(settings, key)
-        if value is not None:
-            os.environ[f"MOOD_TAGGER_{key.upper()}"] = str(value)
+    os.environ.update(settings_env(settings))
     uvicorn.run("mood_tagger.serving.app:create_app_from_env", factory=True,
                 host=settings.host, port=settings.port, workers=settings.workers,
                 access_log=access_log, log_level="info", timeout_graceful_shutdown=5)
