@@ -40,3 +40,12 @@ def test_hand_computed_example():
 def test_confusion_rows_are_gold():
     m = confusion(["sad", "sad"], ["sad", "worry"])
     assert m.sum() == 2 and m[8, 8] == 1 and m[8, 10] == 1
+
+
+def test_expected_calibration_error_by_hand():
+    from mood_tagger.evaluation.metrics import expected_calibration_error
+
+    # bin 0.9: two items, one right → |0.5 - 0.9| = 0.4, weight 1/2; bin 0.6: one right → 0.4, weight 1/4;
+    # bin 0.3: one wrong → 0.3, weight 1/4
+    ece = expected_calibration_error([0.9, 0.9, 0.6, 0.3], [True, False, True, False])
+    assert ece == pytest.approx(0.4 * 0.5 + 0.4 * 0.25 + 0.3 * 0.25)

@@ -92,4 +92,20 @@ def test_celebrate_threshold_is_the_middle_of_the_best_plateau():
     p_yes = np.array([0.1, 0.2, 0.35, 0.6, 0.9, 0.95])
     y = np.array([0, 0, 0, 1, 1, 1])
     # every threshold in (0.35, 0.6] separates perfectly: 0.375 … 0.6, middle 0.5
-    assert _celebrate_threshold(p_yes, y, beta=0.5) == 0.5
+    assert _celebrate_threshold(p_yes, y, 0.95, 0.93) == 0.5
+    # a positive at 0.3 among negatives: recall needs t <= 0.3, precision t > 0.35 → balance
+    p_yes = np.array([0.1, 0.25, 0.3, 0.4, 0.45, 0.9, 0.95, 0.97])
+    y = np.array([0, 0, 1, 0, 0, 1, 1, 1])
+    assert 0.3 < _celebrate_threshold(p_yes, y, 0.95, 0.93) <= 0.8
+
+
+def test_calibration_split_keeps_augmented_copies_with_their_source(tiny_corpus):
+    from mood_tagger.data.augment import augment
+    from mood_tagger.training.trainer import _calibration_split
+
+    source = load_exchanges([tiny_corpus])
+    everything = source + augment(source, seed=2)
+    cal, fit = _calibration_split(everything, 0.3, seed=5)
+    assert len(cal) and len(fit) and len(cal) + len(fit) == len(everything)
+    group = lambda ex: ex.extra.get("augmented_from") or ex.id  # noqa: E731
+    assert not {group(everything[i]) for i in cal} & {group(everything[i]) for i in fit}

@@ -39,7 +39,7 @@ def add_parser(sub, add_backend_options) -> None:
                    "(hand-labelled and teacher-labelled alike)")
     p.add_argument("--out", required=True, help="output model folder, e.g. models/default")
     p.add_argument("--name", help="model name (default: the folder name)")
-    p.add_argument("--hidden", type=int, help="hidden units (0 = linear; default 128)")
+    p.add_argument("--hidden", type=int, help="hidden units (0 = linear; default 64)")
     p.add_argument("--epochs", type=int, help="passes over the data (default 20)")
     p.add_argument("--seed", type=int, help="random seed (default 13)")
     p.add_argument("--config", help='extra TrainConfig fields as JSON, e.g. \'{"lr": 0.01}\'')

@@ -21,6 +21,9 @@ def format_report(metrics: dict, title: str) -> str:
         row = f"{key:<22}{metrics[key]:>8.3f}"
         row += "".join(f"{metrics['by_lang'][lang][key]:>8.3f}" for lang in langs)
         lines.append(row)
+    if "celebrate_ece" in metrics:
+        lines.append(f"{'calibration (ECE)':<22}emotion {metrics['emotion_ece']:.3f}, celebrate "
+                     f"{metrics['celebrate_ece']:.3f} (Brier {metrics['celebrate_brier']:.3f})")
     if "latency_ms_p50" in metrics:
         lines.append(f"{'latency p50 / p99 ms':<22}{metrics['latency_ms_p50']:>8.3f}"
                      f"{metrics['latency_ms_p99']:>8.3f}")

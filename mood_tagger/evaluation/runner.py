@@ -8,7 +8,7 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from mood_tagger.data.schema import Exchange
-from mood_tagger.evaluation.metrics import compute_metrics
+from mood_tagger.evaluation.metrics import calibration, compute_metrics
 
 WARMUP = 20
 
@@ -23,8 +23,11 @@ def evaluate_backend(backend, golds: Sequence[Exchange], *, progress: bool = Tru
         start = time.perf_counter()
         results.append(backend.tag(ex, deadline_ms))
         latencies.append((time.perf_counter() - start) * 1000)
-    metrics = compute_metrics(golds, [r.emotion_name for r in results],
-                              [r.celebrate for r in results], latencies)
+    emotions = [r.emotion_name for r in results]
+    metrics = compute_metrics(golds, emotions, [r.celebrate for r in results], latencies)
+    if all(r.celebrate_p is not None and r.emotion_top for r in results):
+        metrics.update(calibration(golds, [r.emotion_top[0][1] for r in results], emotions,
+                                   [r.celebrate_p for r in results]))
     return metrics, results
 
 
