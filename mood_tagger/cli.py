@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from mood_tagger import __version__
 from mood_tagger.errors import (BackendError, DataError, InputError, ModelError,
                                 MoodTaggerError)
@@ -44,24 +46,15 @@ def backend_from_args(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mood_tagger.commands import data_cmds, eval_cmd, tag_cmd, train_cmd
+    from mood_tagger.commands import (data_cmds, eval_cmd, label_cmd, serve_cmds, tag_cmd,
+                                      train_cmd)
 
     parser = argparse.ArgumentParser(prog="mood-tagger", description=(
         "Tag Pika's replies with an emotion and a celebrate flag (see LABELS.md)."))
     parser.add_argument("--version", action="version", version=f"mood-tagger {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (tag_cmd, train_cmd, eval_cmd, data_cmds):
+    for module in (tag_cmd, train_cmd, eval_cmd, data_cmds, serve_cmds, label_cmd):
         module.add_parser(sub, _add_backend_options)
-    try:
-        from mood_tagger.commands import serve_cmds
-        serve_cmds.add_parser(sub, _add_backend_options)
-    except ImportError:
-        pass
-    try:
-        from mood_tagger.commands import label_cmd
-        label_cmd.add_parser(sub, _add_backend_options)
-    except ImportError:
-        pass
     return parser
 
 
@@ -73,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     except MoodTaggerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return next(code for cls, code in EXIT_CODES.items() if isinstance(exc, cls))
+    except ValidationError as exc:  # settings from flags or MOOD_TAGGER_* variables
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
+                             for e in exc.errors())
+        print(f"error: invalid setting ({problems}); check the flag or its MOOD_TAGGER_* "
+              "environment variable", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

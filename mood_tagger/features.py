@@ -109,7 +109,8 @@ def extract(ex: Exchange, cfg: FeatureConfig) -> set[str]:
             _add_ngrams(out, "pl:", tokens(sentences[-1]), 2)
         out.add(f"n_sent={min(len(sentences), 5)}")
 
-    question, rest = _last_pika_turn(ex.history[-cfg.max_history_turns:])
+    recent = ex.history[-cfg.max_history_turns:] if cfg.max_history_turns > 0 else ()
+    question, rest = _last_pika_turn(recent)
     if question is None:
         out.add("no_question")
     else:

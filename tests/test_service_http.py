@@ -151,4 +151,4 @@ def test_serve_command_defaults_to_loopback(monkeypatch):
     args = build_parser().parse_args(["serve"])
     settings = settings_from_args(args)
     assert (settings.host, settings.port) == ("127.0.0.1", 7862)
-    assert settings.model == Path(os.path.dirname(__file__)).parent / "models" / "default"
+    assert settings.model == Path(os.path.dirname(__file__)).parent / "mood_tagger" / "models" / "default"

@@ -109,3 +109,19 @@ def test_calibration_split_keeps_augmented_copies_with_their_source(tiny_corpus)
     assert len(cal) and len(fit) and len(cal) + len(fit) == len(everything)
     group = lambda ex: ex.extra.get("augmented_from") or ex.id  # noqa: E731
     assert not {group(everything[i]) for i in cal} & {group(everything[i]) for i in fit}
+
+
+def test_inference_path_matches_the_training_forward_pass(tiny_corpus):
+    """The model's single-exchange fast path and the trainer's batch forward() must agree,
+    or calibration fitted with one would not hold for the other."""
+    from mood_tagger.training import matrix
+    from mood_tagger.training.optimiser import forward
+
+    golds = load_exchanges([tiny_corpus])
+    model = train_model(golds, TrainConfig(hidden=8, epochs=3, min_count=1), progress=False)
+    feats = [model.feature_ids(ex) for ex in golds]
+    X = matrix.design_matrix([{model.vocab_list[i] for i in ids} for ids in feats], model.vocab,
+                             model.idf)
+    batch, _ = forward(X, model.weights, model.activation)
+    one = np.stack([model._logits_one(ids) for ids in feats])
+    np.testing.assert_allclose(one, batch, rtol=1e-4, atol=1e-5)

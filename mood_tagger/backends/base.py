@@ -65,18 +65,9 @@ def register(name: str):
     return wrap
 
 
-def available() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
-
-
 def _load_builtin() -> None:
     # Importing the modules runs their @register decorators.
-    from mood_tagger.backends import classifier  # noqa: F401
-    try:
-        from mood_tagger.backends import cascade, openai_compat  # noqa: F401
-    except ImportError:  # the LLM backends are optional at this stage
-        pass
+    from mood_tagger.backends import cascade, classifier, openai_compat  # noqa: F401
 
 
 def create_backend(name: str, settings) -> Backend:

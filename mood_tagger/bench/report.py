@@ -31,8 +31,8 @@ def render(result: dict, command: str, gpu: dict | None) -> str:
         "",
         "| iterations | p50 ms | p95 ms | p99 ms | mean ms | req/s (1 core) |",
         "|---|---|---|---|---|---|",
-        f"| {inproc['iterations']} | {_f(inproc['p50_ms'])} | {_f(inproc['p95_ms'])} | "
-        f"{_f(inproc['p99_ms'])} | {_f(inproc['mean_ms'])} | {inproc['throughput_rps']:.0f} |",
+        f"| {inproc['iterations']} | {_f(inproc['latency_ms_p50'])} | {_f(inproc['latency_ms_p95'])} | "
+        f"{_f(inproc['latency_ms_p99'])} | {_f(inproc['latency_ms_mean'])} | {inproc['throughput_rps']:.0f} |",
         "",
         "## Over HTTP (real `mood-tagger serve`, 1 worker, keep-alive, loopback)",
         "",
@@ -41,13 +41,13 @@ def render(result: dict, command: str, gpu: dict | None) -> str:
     ]
     for r in http["runs"]:
         lines.append(f"| `{r['route']}` | {r['concurrency']} | {r['requests']} | {r['errors']} | "
-                     f"{r['throughput_rps']:.0f} | {_f(r['p50_ms'])} | {_f(r['p95_ms'])} | "
-                     f"{_f(r['p99_ms'])} |")
+                     f"{r['throughput_rps']:.0f} | {_f(r['latency_ms_p50'])} | {_f(r['latency_ms_p95'])} | "
+                     f"{_f(r['latency_ms_p99'])} |")
     soak = http.get("soak")
     if soak:
         lines += ["", f"**Soak**: {soak['seconds']:.0f} s at concurrency {soak['concurrency']}: "
                   f"{soak['requests']} requests, {soak['errors']} errors, "
-                  f"{soak['throughput_rps']:.0f} req/s, p99 {_f(soak['p99_ms'])} ms; server RSS "
+                  f"{soak['throughput_rps']:.0f} req/s, p99 {_f(soak['latency_ms_p99'])} ms; server RSS "
                   f"{soak['rss_mb_first']:.1f} MB after the first second → "
                   f"{soak['rss_mb_last']:.1f} MB at the end (max {soak['rss_mb_max']:.1f} MB, "
                   f"growth {soak['rss_mb_growth']:+.1f} MB)."]
@@ -58,8 +58,8 @@ def render(result: dict, command: str, gpu: dict | None) -> str:
     lines += [f"| {a} | {b} | {c} |" for a, b, c in PLAN_LLM_ROWS]
     c1 = next((r for r in http["runs"] if r["concurrency"] == 1 and r["route"] == "/v1/tag"), None)
     if c1:
-        lines.append(f"| **mood-tagger classifier over HTTP (this page)** | **{_f(c1['p50_ms'])} ms "
-                     f"p50, {_f(c1['p99_ms'])} ms p99** | CPU ({m['cores']} cores) |")
+        lines.append(f"| **mood-tagger classifier over HTTP (this page)** | **{_f(c1['latency_ms_p50'])} ms "
+                     f"p50, {_f(c1['latency_ms_p99'])} ms p99** | CPU ({m['cores']} cores) |")
     if gpu:
         lines += ["", gpu.get("markdown", "")]
     else:

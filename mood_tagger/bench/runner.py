@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 from tqdm.auto import tqdm
 
 from mood_tagger.bench.http_load import run_load
 from mood_tagger.bench.payloads import EXCHANGES, chat_bodies, tag_bodies
 from mood_tagger.data.inputs import make_exchange
+from mood_tagger.evaluation.metrics import latency_summary
 
 
 def machine() -> dict:
@@ -39,11 +39,8 @@ def machine() -> dict:
 
 
 def percentiles(ms: list[float]) -> dict:
-    if not ms:
-        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "mean_ms": None}
-    a = np.asarray(ms)
-    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
-            "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean())}
+    return latency_summary(ms) or dict.fromkeys(
+        ("latency_ms_p50", "latency_ms_p95", "latency_ms_p99", "latency_ms_mean"))
 
 
 def bench_in_process(backend, iterations: int, warmup: int = 500) -> dict:

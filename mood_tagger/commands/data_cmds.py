@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from mood_tagger.data.jsonl import check_file, expand_paths
+from mood_tagger.errors import DataError
 from mood_tagger.data.summary import format_summary, summarise
 
 
@@ -60,7 +61,10 @@ def run_overlap(args) -> int:
         print(f"  {m.similarity:.2f}  {m.probe_id} ~ {m.corpus_id}\n"
               f"        {m.probe_text[:100]}\n        {m.corpus_text[:100]}")
     if args.remove and matches:
-        _remove_ids(args.corpus, {m.corpus_id for m in matches})
+        ids = {m.corpus_id for m in matches}
+        if None in ids:
+            raise DataError("--remove needs an 'id' on every corpus line; some matches have none")
+        _remove_ids(args.corpus, ids)
         return 0
     return 1 if matches else 0
 

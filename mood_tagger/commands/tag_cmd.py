@@ -17,7 +17,10 @@ def load_history(value: str | None) -> list | None:
         path = Path(value)
         if not path.is_file():
             raise InputError(f"--history: {value!r} is neither a JSON list nor an existing file")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"--history: {value} is not UTF-8 text; save it as UTF-8") from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from mood_tagger.data import load_exchanges
+from mood_tagger.errors import InputError
 
 
 def run(args) -> int:
@@ -13,12 +14,8 @@ def run(args) -> int:
     from mood_tagger.features import FeatureConfig
     from mood_tagger.training import TrainConfig, train_model
 
+    cfg = _train_config(args, TrainConfig, FeatureConfig)
     exchanges = load_exchanges(args.data)
-    overrides = json.loads(args.config) if args.config else {}
-    features = FeatureConfig.from_dict(overrides.pop("features", {}))
-    flags = {k: v for k, v in (("hidden", args.hidden), ("epochs", args.epochs),
-                               ("seed", args.seed)) if v is not None}
-    cfg = TrainConfig(**(flags | overrides), features=features)
     name = args.name or Path(args.out).name
     print(f"training {name!r} on {len(exchanges)} exchanges from {', '.join(map(str, args.data))}")
     model = train_model(exchanges, cfg, name=name, progress=not args.quiet, log=print)
@@ -33,11 +30,34 @@ def run(args) -> int:
     return 0
 
 
+def _train_config(args, TrainConfig, FeatureConfig):
+    """TrainConfig from flags and --config JSON, with clear errors for bad values."""
+    try:
+        overrides = json.loads(args.config) if args.config else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--config: invalid JSON ({exc.msg} at column {exc.colno}); "
+                         'expected e.g. \'{"lr": 0.01, "epochs": 10}\'') from exc
+    if not isinstance(overrides, dict):
+        raise InputError("--config: expected a JSON object of TrainConfig fields")
+    flags = {k: v for k, v in (("hidden", args.hidden), ("epochs", args.epochs),
+                               ("seed", args.seed)) if v is not None}
+    try:
+        features = FeatureConfig.from_dict(overrides.pop("features", {}))
+        cfg = TrainConfig(**(flags | overrides), features=features)
+    except TypeError as exc:
+        fields = ", ".join(sorted(TrainConfig.__dataclass_fields__))
+        raise InputError(f"--config: {exc}; TrainConfig fields are {fields}") from exc
+    if cfg.hidden < 0 or cfg.epochs < 1 or cfg.lr <= 0 or not 0 <= cfg.dropout < 1:
+        raise InputError("training settings out of range: need hidden >= 0, epochs >= 1, "
+                         "lr > 0, 0 <= dropout < 1")
+    return cfg
+
+
 def add_parser(sub, add_backend_options) -> None:
     p = sub.add_parser("train", help="train the multi-task classifier")
     p.add_argument("--data", nargs="+", default=["data/"], help="JSONL files or folders "
                    "(hand-labelled and teacher-labelled alike)")
-    p.add_argument("--out", required=True, help="output model folder, e.g. models/default")
+    p.add_argument("--out", required=True, help="output model folder, e.g. mood_tagger/models/default")
     p.add_argument("--name", help="model name (default: the folder name)")
     p.add_argument("--hidden", type=int, help="hidden units (0 = linear; default 64)")
     p.add_argument("--epochs", type=int, help="passes over the data (default 20)")

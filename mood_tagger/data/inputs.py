@@ -20,6 +20,11 @@ def _clean(value: object, field: str, max_chars: int, allow_empty: bool = False)
     if len(value) > max_chars:
         raise InputError(f"{field}: {len(value)} characters, the limit is {max_chars}; "
                          "send only the last message / reply")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{field}: contains a lone surrogate at position {exc.start} "
+                         "(\\ud800-\\udfff), which is not valid Unicode text; send UTF-8 text") from exc
     return unicodedata.normalize("NFC", value)
 
 

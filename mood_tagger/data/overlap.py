@@ -62,7 +62,3 @@ def find_overlaps(corpus: Sequence[Exchange], probes: Sequence[Exchange],
             matches.append(Match(probe.id, corpus[best].id, round(best_sim, 3), text, texts[best]))
     return matches
 
-
-def max_similarities(corpus: Sequence[Exchange], probes: Sequence[Exchange]) -> list[float]:
-    """For each probe, its highest similarity to any corpus item (for a histogram)."""
-    return [m.similarity for m in find_overlaps(corpus, probes, threshold=0.0)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mood_tagger.labels import EMOTION_TAGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +49,3 @@ class Exchange:
         out.update(self.extra)
         return out
 
-
-def tag_index(tag: str) -> int:
-    return EMOTION_TAGS.index(tag)

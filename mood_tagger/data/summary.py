@@ -35,11 +35,12 @@ def format_summary(s: dict) -> str:
     pct = lambda k: f"{k} ({100 * k / n:.1f}%)"  # noqa: E731
     lines = [f"exchanges: {s['n']}   with history: {pct(s['with_history'])}   "
              f"hard negatives: {pct(s['hard_negatives'])}",
-             "celebrate: " + ", ".join(f"{k} {pct(v)}" for k, v in sorted(s["celebrate"].items())),
+             "celebrate: " + ", ".join(f"{k} {pct(v)}" for k, v in
+                                       sorted(s["celebrate"].items(), key=lambda kv: str(kv[0]))),
              "lang:      " + ", ".join(f"{k} {pct(v)}" for k, v in sorted(s["lang"].items())),
              "source:    " + ", ".join(f"{k} {v}" for k, v in sorted(s["source"].items())),
              "emotion:"]
-    lines += [f"  {t:<13}{c:>6}" for t, c in s["emotion"].items()]
+    lines += [f"  {t:<13}{c:>6}" for t, c in s["emotion"].items()]  # the 13 tags, in order
     lines.append("case:")
     lines += [f"  {c:<20}{k:>6}" for c, k in s["case"].items()]
     return "\n".join(lines)

@@ -69,24 +69,26 @@ def latency_summary(latencies_ms: Sequence[float]) -> dict[str, float]:
             "latency_ms_mean": float(arr.mean())}
 
 
-def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool],
+def expected_calibration_error(probability: Sequence[float], outcome: Sequence[bool],
                                bins: int = 10) -> float:
-    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
-    conf = np.asarray(confidence, dtype=np.float64)
-    hit = np.asarray(correct, dtype=np.float64)
-    which = np.minimum((conf * bins).astype(int), bins - 1)
-    return float(sum(abs(hit[which == b].mean() - conf[which == b].mean()) * (which == b).mean()
+    """Mean |observed frequency - predicted probability| over equal-width probability bins,
+    weighted by bin size (threshold-free)."""
+    p = np.asarray(probability, dtype=np.float64)
+    hit = np.asarray(outcome, dtype=np.float64)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    return float(sum(abs(hit[which == b].mean() - p[which == b].mean()) * (which == b).mean()
                      for b in range(bins) if (which == b).any()))
 
 
 def calibration(golds: Sequence[Exchange], emotion_conf: Sequence[float],
                 emotions: Sequence[str], celebrate_p: Sequence[float]) -> dict:
-    """ECE of the top emotion's probability and of P(celebrate = yes); Brier score of the latter."""
+    """ECE of the top emotion's probability (vs. being emotion_name) and of P(celebrate = yes)
+    (vs. the gold yes); Brier score of the latter."""
     y = np.array([g.celebrate == "yes" for g in golds], dtype=np.float64)
     p = np.asarray(celebrate_p, dtype=np.float64)
     return {"emotion_ece": expected_calibration_error(
                 emotion_conf, [g.emotion_name == e for g, e in zip(golds, emotions)]),
-            "celebrate_ece": expected_calibration_error(np.maximum(p, 1 - p), (p >= 0.5) == y),
+            "celebrate_ece": expected_calibration_error(p, y == 1),
             "celebrate_brier": float(((p - y) ** 2).mean())}
 
 

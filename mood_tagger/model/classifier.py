@@ -28,8 +28,8 @@ WEIGHT_NAMES = ("idf", "W1", "b1", "W2", "b2")
 
 
 def default_model_path() -> Path:
-    """The model shipped in the repository (models/default next to the package)."""
-    return Path(__file__).resolve().parents[2] / "models" / "default"
+    """The model shipped with the package: mood_tagger/models/default (package data)."""
+    return Path(__file__).resolve().parents[1] / "models" / "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +38,6 @@ class Prediction:
     celebrate: str
     emotion_top: list[tuple[str, float]]
     celebrate_p: float
-
-    def to_dict(self) -> dict:
-        return {"emotion_name": self.emotion_name, "celebrate": self.celebrate,
-                "emotion_top": [[t, round(p, 4)] for t, p in self.emotion_top],
-                "celebrate_p": round(self.celebrate_p, 4)}
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -161,4 +156,8 @@ class TaggerModel:
         labels = config.get("labels", {})
         if labels.get("emotion") != list(EMOTION_TAGS):
             raise ModelError(f"{path}: the model's emotion labels differ from LABELS.md's 13 tags")
-        return cls(config, vocab, weights)
+        try:
+            return cls(config, vocab, weights)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: config.json or weights.npz lacks {exc}; the folder is "
+                             "incomplete or from another tool, retrain it") from exc

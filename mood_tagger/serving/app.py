@@ -21,7 +21,7 @@ from mood_tagger.data.inputs import make_exchange
 from mood_tagger.errors import BackendError, InputError, ModelError, MoodTaggerError
 from mood_tagger.serving import chat_format
 from mood_tagger.serving.metrics import ServiceMetrics
-from mood_tagger.serving.middleware import GuardMiddleware, MetricsMiddleware
+from mood_tagger.serving.middleware import GuardMiddleware, MetricsMiddleware, error_payload
 from mood_tagger.serving.schemas import (BatchRequest, BatchResponse, ChatRequest, ErrorResponse,
                                          TagRequest, TagResponse)
 from mood_tagger.settings import Settings
@@ -40,8 +40,8 @@ ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 413, 41
 
 def _error(status: int, message: str, kind: str, param: str | None = None,
            headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": param,
-                                   "code": str(status)}}, status_code=status, headers=headers)
+    return JSONResponse(error_payload(status, message, kind, param), status_code=status,
+                        headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -55,6 +55,10 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     if first.get("type") in ("missing", "string_too_short"):
         hint = "; see /docs for the request schema"
     return f"{field or 'body'}: {first.get('msg', 'invalid value')}{hint}", field
+
+
+def _turns(history) -> list[dict] | None:
+    return [t.model_dump() for t in history] if history is not None else None
 
 
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
@@ -77,10 +81,14 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.settings = settings
     app.state.metrics = metrics
 
-    async def tag_one(req: TagRequest | None, user, pika, history, deadline_ms) -> dict:
-        ex = make_exchange(user, pika, history, max_chars=settings.max_text_chars,
-                           max_turns=settings.max_history_turns)
-        result = await app.state.backend.atag(ex, deadline_ms or settings.default_deadline_ms)
+    async def tag_one(request: Request, user, pika, history, deadline_ms) -> dict:
+        """Validate, then tag within the deadline counted from the request's arrival."""
+        ex = make_exchange(user, pika, history)
+        deadline = deadline_ms or settings.default_deadline_ms
+        arrived = request.scope.get("state", {}).get("arrived")
+        if arrived is not None:
+            deadline = max(0.0, deadline - (time.perf_counter() - arrived) * 1000)
+        result = await app.state.backend.atag(ex, deadline)
         metrics.tags.labels(result.backend, result.reason).inc()
         if settings.log_requests:
             log.info("tag user=%r pika=%r -> %s/%s", user, pika, result.emotion_name,
@@ -118,22 +126,22 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     # ----- routes ------------------------------------------------------------
     @app.post("/v1/tag", response_model=TagResponse, responses=ERROR_RESPONSES)
-    async def tag(req: TagRequest) -> dict:
+    async def tag(req: TagRequest, request: Request) -> dict:
         """Tag one exchange."""
-        history = [t.model_dump() for t in req.history] if req.history is not None else None
-        return await tag_one(req, req.user_last_message, req.pika_response, history, req.deadline_ms)
+        return await tag_one(request, req.user_last_message, req.pika_response,
+                             _turns(req.history), req.deadline_ms)
 
     @app.post("/v1/tag/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
-    async def tag_batch(req: BatchRequest) -> dict:
+    async def tag_batch(req: BatchRequest, request: Request) -> dict:
         """Tag up to 256 exchanges; results come back in the same order."""
-        jobs = [tag_one(r, r.user_last_message, r.pika_response,
-                        [t.model_dump() for t in r.history] if r.history is not None else None,
+        jobs = [tag_one(request, r.user_last_message, r.pika_response, _turns(r.history),
                         r.deadline_ms) for r in req.items]
         return {"results": await asyncio.gather(*jobs)}
 
     @app.post("/v1/chat/completions", responses=ERROR_RESPONSES)
-    async def chat_completions(req: ChatRequest,
-                               x_deadline_ms: float | None = Header(default=None, gt=0)) -> dict:
+    async def chat_completions(req: ChatRequest, request: Request,
+                               x_deadline_ms: float | None = Header(default=None, gt=0,
+                                                                    le=60_000)) -> dict:
         """OpenAI-compatible drop-in for the original plan's client: the last user message
         holds the `[CONTEXT]` block; the answer's content is the JSON tag string."""
         if req.stream:
@@ -144,7 +152,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                              f"{chat_format.EXPECTED_FORMAT}")
         content = chat_format.message_text(users[-1].content)
         user, pika, history = chat_format.parse_context(content)
-        result = await tag_one(None, user, pika, history, x_deadline_ms)
+        result = await tag_one(request, user, pika, history, x_deadline_ms)
         answer = json.dumps({"emotion_name": result["emotion_name"],
                              "celebrate": result["celebrate"]}, ensure_ascii=False)
         prompt_tokens = sum(len(chat_format.message_text(m.content)) for m in req.messages) // 4

@@ -7,7 +7,10 @@
 
 The original client does not escape the texts, so a value runs from its opening quote to
 the last quote before the next field (or before [OUTPUT] / the end): quotes and newlines
-inside the texts survive. An optional `history: [...]` JSON line may precede the fields.
+inside the texts survive. A value that is a JSON string literal with escapes (as our own
+`openai` backend writes it, mood_tagger/backends/prompt.py) is decoded. History may precede
+the fields as one `history: [{"role": ..., "text": ...}]` JSON line or as the backend's
+`history:` block of `- pika: "..."` / `- child: "..."` lines.
 """
 
 from __future__ import annotations
@@ -19,17 +22,51 @@ from mood_tagger.errors import InputError
 
 EXPECTED_FORMAT = ('[CONTEXT]\\nuser_last_message: "<child\'s message>"\\n'
                    'pika_response: "<Pika\'s reply>"\\n[OUTPUT]')
+MAX_HISTORY_JSON_CHARS = 200_000
 _USER = re.compile(r'user_last_message:\s*"')
 _PIKA = re.compile(r'\n\s*pika_response:\s*"')
 _OUTPUT = re.compile(r"\n\s*\[OUTPUT\]")
-_HISTORY = re.compile(r"^\s*history:\s*(\[.*\])\s*$", re.MULTILINE)
+_HISTORY_JSON = re.compile(r"^\s*history:\s*(\[.*\])\s*$", re.MULTILINE)
+_HISTORY_ITEM = re.compile(r'^\s*-\s*(pika|child):\s*(".*")\s*$', re.MULTILINE)
+
+
+def _decode(raw: str) -> str:
+    """Raw text, or the decoded JSON literal when the value was written escaped."""
+    if "\\" in raw:
+        try:
+            value = json.loads(f'"{raw}"')
+        except ValueError:
+            return raw
+        return value if isinstance(value, str) else raw
+    return raw
 
 
 def _until_last_quote(text: str, what: str) -> str:
     end = text.rstrip().rfind('"')
     if end < 0:
         raise InputError(f"{what}: the closing quote is missing; expected format: {EXPECTED_FORMAT}")
-    return text[:end]
+    return _decode(text[:end])
+
+
+def _history(head: str) -> list | None:
+    json_line = _HISTORY_JSON.search(head)
+    if json_line:
+        text = json_line.group(1)
+        if len(text) > MAX_HISTORY_JSON_CHARS:
+            raise InputError(f"history: {len(text)} characters, the limit is "
+                             f"{MAX_HISTORY_JSON_CHARS}; send the most recent turns only")
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise InputError("history: invalid JSON; expected "
+                             '[{"role": "pika", "text": "..."}]') from exc
+    items = _HISTORY_ITEM.findall(head)
+    if not items:
+        return None
+    try:
+        return [{"role": role, "text": json.loads(literal)} for role, literal in items]
+    except ValueError as exc:
+        raise InputError('history: each "- role: \\"text\\"" line needs a JSON string') from exc
 
 
 def parse_context(content: str) -> tuple[str, str, list | None]:
@@ -44,21 +81,14 @@ def parse_context(content: str) -> tuple[str, str, list | None]:
     tail = content[pika_m.end():]
     out_m = _OUTPUT.search(tail)
     pika = _until_last_quote(tail[:out_m.start()] if out_m else tail, "pika_response")
-    history = None
-    hist_m = _HISTORY.search(content[:user_m.start()])
-    if hist_m:
-        try:
-            history = json.loads(hist_m.group(1))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"history: invalid JSON ({exc.msg}); expected "
-                             '[{"role": "pika", "text": "..."}]') from exc
-    return user, pika, history
+    return user, pika, _history(content[:user_m.start()])
 
 
 def message_text(content: str | list | None) -> str:
-    """OpenAI content may be a string or a list of {type: text, text} parts."""
+    """OpenAI content: a string or a list of {"type": "text", "text": "..."} parts."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return "".join(p["text"] for p in content
+                       if isinstance(p, dict) and isinstance(p.get("text"), str))
     return ""

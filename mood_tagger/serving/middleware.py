@@ -15,9 +15,13 @@ OPEN_PATHS = {"/healthz"}
 JSON_BODY_PATHS = {"/v1/tag", "/v1/tag/batch", "/v1/chat/completions"}
 
 
+def error_payload(status: int, message: str, kind: str, param: str | None = None) -> dict:
+    """The one error shape of the service (OpenAI's): {"error": {message, type, param, code}}."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": str(status)}}
+
+
 async def send_error(send, status: int, message: str, kind: str, headers=()) -> None:
-    body = json.dumps({"error": {"message": message, "type": kind, "param": None,
-                                 "code": str(status)}}).encode()
+    body = json.dumps(error_payload(status, message, kind)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()), *headers]})
@@ -52,24 +56,34 @@ class GuardMiddleware:
                                         "'Content-Type: application/json'", "invalid_request_error")
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body:
-                self.metrics.errors.labels("body_too_large").inc()
-                return await send_error(send, 413, f"body of {int(length)} bytes exceeds the limit of "
-                                        f"{self.max_body}; split the batch", "invalid_request_error")
-            receive = self._limited(receive)
+                return await self._too_large(send, int(length))
+            if length is None:  # chunked: read it all first, so an oversized body is a 413 too
+                body, more = b"", True
+                while more:
+                    message = await receive()
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+                    if len(body) > self.max_body:
+                        return await self._too_large(send, len(body))
+                receive = _replay(body)
         return await self.app(scope, receive, send)
 
-    def _limited(self, receive):
-        seen = 0
+    async def _too_large(self, send, size: int) -> None:
+        self.metrics.errors.labels("body_too_large").inc()
+        await send_error(send, 413, f"body of {size}+ bytes exceeds the limit of {self.max_body}; "
+                         "send shorter texts or split the batch", "invalid_request_error")
 
-        async def wrapped():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                # A chunked body over the limit: hand the app an empty, final chunk → 400.
-                return {"type": "http.request", "body": b"\x00", "more_body": False}
-            return message
-        return wrapped
+
+def _replay(body: bytes):
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+    return receive
 
 
 class MetricsMiddleware:
@@ -82,6 +96,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start = time.perf_counter()
+        scope.setdefault("state", {})["arrived"] = start  # deadlines count from here
         status = 500
 
         async def send_wrapper(message):

@@ -10,9 +10,6 @@ from mood_tagger.data.inputs import DEFAULT_MAX_CHARS, DEFAULT_MAX_TURNS
 
 MAX_BATCH = 256
 
-Text = Field(min_length=1, max_length=DEFAULT_MAX_CHARS)
-
-
 class TurnIn(BaseModel):
     role: Literal["pika", "child"]
     text: str = Field(max_length=DEFAULT_MAX_CHARS)
@@ -53,10 +50,16 @@ class BatchResponse(BaseModel):
     results: list[TagResponse]
 
 
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = "text"
+    text: str
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: str
-    content: str | list | None = None
+    content: str | list[TextPart] | None = None
 
 
 class ChatRequest(BaseModel):

@@ -19,6 +19,7 @@ from mood_tagger import __version__
 from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import InputError
 from mood_tagger.features import FeatureConfig, extract
+from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.model.classifier import TaggerModel
 from mood_tagger.training import matrix
 from mood_tagger.training.optimiser import N_EMO, Adam, forward, init_weights, softmax, train_epoch
@@ -130,6 +131,7 @@ def train_model(exchanges: Sequence[Exchange], cfg: TrainConfig | None = None, *
     X = matrix.design_matrix(feats, vocab, idf)
     y_emo = matrix.emotion_targets(exchanges, cfg.ok_mass)
     y_cel = matrix.celebrate_targets(exchanges)
+    y_emo_hard = np.array([EMOTION_TAGS.index(ex.emotion_name) for ex in exchanges])
     log(f"{len(exchanges)} exchanges, {len(vocab_list)} features")
 
     cal, fit = _calibration_split(exchanges, cfg.calibration_fraction, cfg.seed)
@@ -137,7 +139,8 @@ def train_model(exchanges: Sequence[Exchange], cfg: TrainConfig | None = None, *
     w_split = _fit(X[fit], y_emo[fit], y_cel[fit], cfg, "train (calibration split)", progress)
     logits, _ = forward(X[cal], w_split, cfg.activation)
     calibration = {
-        "emotion_temperature": _nll_temperature(logits[:, :N_EMO], y_emo[cal]),
+        # calibrated against emotion_name (what strict accuracy counts), not the soft targets
+        "emotion_temperature": _nll_temperature(logits[:, :N_EMO], y_emo_hard[cal]),
         "celebrate_temperature": _nll_temperature(logits[:, N_EMO:], y_cel[cal]),
         "held_out": int(n_cal),
     }
