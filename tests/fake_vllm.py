@@ -9,11 +9,18 @@ It runs in a thread on port 0 (http.server, HTTP/1.1 keep-alive) and can be scri
                      "invalid_tag" HTTP 200 with a well-formed answer holding an unknown tag
                      "obey"        a model that follows a prompt injection: it answers with
                                    the child's message verbatim
-                     "trickle"     sends the headers, then the body one byte per 10 ms
+                     "trickle"     waits `fake.trickle_after_s` (0), sends the headers, then
+                                   the body one byte per `fake.trickle_every_s` (10 ms)
+                     "bad_gzip"    HTTP 200 with "Content-Encoding: gzip" and a body that is not
+                                   gzip (the client fails to decode it)
                      "hang"        never answers (until the test ends)
                      "close"       closes the connection without a response
     or a callable(body) -> one of these names, to script per request.
     fake.label = ("proud", "yes") or a callable(body) -> (emotion, celebrate)
+
+The answer takes the shape that the request forces, as the real servers do: a JSON object for
+a JSON schema, one of the offered `choice`s, the string matching a `regex` (vLLM / TensorRT-LLM
+/ SGLang) or a llama.cpp `grammar` of one character class, or one token with top_logprobs.
 
 Every request body is recorded in `fake.requests`, the client (host, port) in `fake.clients`,
 the most requests seen in flight at once in `fake.max_in_flight`.
@@ -23,13 +30,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from mood_tagger.backends.prompt import CODE_OF, COMBINED_LABELS
 
-BEHAVIOURS = ("ok", "slow", "http500", "malformed", "invalid_tag", "obey", "trickle", "hang", "close")
+BEHAVIOURS = ("ok", "slow", "http500", "malformed", "invalid_tag", "obey", "trickle", "bad_gzip",
+              "hang", "close")
 
 
 def child_message(body: dict) -> str:
@@ -40,24 +49,36 @@ def child_message(body: dict) -> str:
     raise AssertionError("no user_last_message line in the user content")
 
 
+def _forced(candidates: tuple[str, ...], matches) -> str:
+    """The first candidate answer that the request's constraint allows (a real server would
+    only be able to produce allowed strings)."""
+    allowed = [c for c in candidates if matches(c)]
+    assert allowed, f"none of {candidates} is allowed by the request's constraint"
+    return allowed[0]
+
+
 def answer_for(body: dict, emotion: str, celebrate: str) -> tuple[str, dict | None]:
     """(content, logprobs) in the format that the request forces, as the real server would."""
     label = f"{emotion}|{celebrate}"
+    code = CODE_OF[label]
     as_json = json.dumps({"emotion_name": emotion, "celebrate": celebrate})
     structured = body.get("structured_outputs") or {}
     response_format = body.get("response_format") or {}
+    regex = response_format.get("regex") if response_format.get("type") == "regex" else body.get("regex")
+    grammar = re.fullmatch(r"root ::= (\[[^\]]+\])", body.get("grammar") or "")
     if "choice" in structured:
-        assert label in structured["choice"], f"{label} is not among the offered choices"
-        return label, None
+        return _forced((code, label), structured["choice"].__contains__), None
     if "json" in structured:
         return as_json, None
-    if response_format.get("type") == "regex" or "regex" in body:
-        return label, None
+    if regex is not None:
+        return _forced((code, label), lambda c: re.fullmatch(regex, c) is not None), None
+    if "grammar" in body:
+        assert grammar, f"the fake only knows one-character-class grammars, not {body['grammar']!r}"
+        return _forced((code,), lambda c: re.fullmatch(grammar[1], c) is not None), None
     if response_format.get("type") == "json_schema":
-        schema = response_format["json_schema"]["schema"]
-        return (json.dumps(label) if schema.get("type") == "string" else as_json), None
+        assert response_format["json_schema"]["schema"]["type"] == "object"
+        return as_json, None
     if body.get("logprobs") and body.get("max_tokens") == 1:
-        code = CODE_OF[label]
         other = CODE_OF[f"{emotion}|{'no' if celebrate == 'yes' else 'yes'}"]
         top = [{"token": code, "logprob": math.log(0.7)}, {"token": " " + other, "logprob": math.log(0.2)},
                {"token": "The", "logprob": math.log(0.1)}]
@@ -72,6 +93,7 @@ class FakeVLLM:
         self.behaviour: object = "ok"
         self.label: object = ("proud", "yes")
         self.delay_s = 0.3
+        self.trickle_after_s, self.trickle_every_s = 0.0, 0.01
         self.max_in_flight = 0
         self._in_flight = 0
         self._release = threading.Event()
@@ -98,6 +120,7 @@ class FakeVLLM:
             self.clients.clear()
             self.max_in_flight = 0
         self.behaviour, self.label, self.delay_s = "ok", ("proud", "yes"), 0.3
+        self.trickle_after_s, self.trickle_every_s = 0.0, 0.01
 
     def stop(self) -> None:
         self._release.set()
@@ -116,20 +139,29 @@ class FakeVLLM:
             def log_message(self, *args) -> None:  # quiet
                 pass
 
-            def _send(self, status: int, obj: dict, trickle: threading.Event | None = None) -> None:
+            def _send(self, status: int, obj: dict, trickle: threading.Event | None = None,
+                      headers: tuple[tuple[str, str], ...] = ()) -> None:
                 data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+                if trickle is not None and trickle.wait(timeout=fake.trickle_after_s):
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if trickle is None:
                     self.wfile.write(data)
                     return
-                for i in range(len(data)):
-                    if trickle.wait(timeout=0.01):
-                        break
-                    self.wfile.write(data[i:i + 1])
                 self.close_connection = True
+                for i in range(len(data)):
+                    if trickle.wait(timeout=fake.trickle_every_s):
+                        break
+                    try:
+                        self.wfile.write(data[i:i + 1])
+                    except (BrokenPipeError, ConnectionResetError):    # the client gave up
+                        break
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
@@ -173,7 +205,8 @@ class FakeVLLM:
                     content = json.dumps({"emotion_name": "angry", "celebrate": "yes"})
                 elif behaviour == "obey":
                     content = child_message(body)
-                self._send(200, trickle=release if behaviour == "trickle" else None, obj={
+                gzip = (("Content-Encoding", "gzip"),) if behaviour == "bad_gzip" else ()
+                self._send(200, trickle=release if behaviour == "trickle" else None, headers=gzip, obj={
                     "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                     "model": body["model"],
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": content},

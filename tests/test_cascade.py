@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from mood_tagger.backends import create_backend
+from mood_tagger.backends import Backend, create_backend
 from mood_tagger.backends.cascade import CascadeBackend
 from mood_tagger.data.inputs import make_exchange
+from mood_tagger.data.schema import Exchange
 from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS
 from mood_tagger.settings import Settings
 from tests.fake_vllm import FakeVLLM
@@ -77,7 +78,7 @@ def test_threshold_splits_by_the_classifier_top_probability(make_cascade, fake):
 
 
 @pytest.mark.parametrize("behaviour,reason", [
-    ("http500", "llm_http_error"), ("close", "llm_http_error"),
+    ("http500", "llm_http_error"), ("close", "llm_http_error"), ("bad_gzip", "llm_http_error"),
     ("malformed", "llm_invalid_output"), ("invalid_tag", "llm_invalid_output"),
     ("hang", "llm_timeout"),
 ])
@@ -110,12 +111,14 @@ def test_default_deadline_comes_from_settings(make_cascade, fake):
 
 
 @pytest.mark.parametrize("deadline_ms", [50, 120])
-@pytest.mark.parametrize("upstream", ["hang", "trickle"])
+@pytest.mark.parametrize("upstream", ["hang", "trickle", "late_trickle"])
 def test_sync_answer_comes_within_the_deadline_against_a_stuck_upstream(make_cascade, fake,
                                                                         deadline_ms, upstream):
     cascade = make_cascade()
     cascade.tag(EX, 1000)                   # warm: connection and model already in use
-    fake.behaviour = upstream
+    fake.behaviour = "trickle" if upstream == "late_trickle" else upstream
+    if upstream == "late_trickle":          # headers, then each byte, just inside a phase timeout
+        fake.trickle_after_s = fake.trickle_every_s = 0.9 * deadline_ms / 1000
     start = time.perf_counter()
     r = cascade.tag(EX, deadline_ms)
     wall_ms = (time.perf_counter() - start) * 1000
@@ -124,10 +127,12 @@ def test_sync_answer_comes_within_the_deadline_against_a_stuck_upstream(make_cas
     assert r.latency_ms <= wall_ms
 
 
-@pytest.mark.parametrize("upstream", ["hang", "trickle"])
+@pytest.mark.parametrize("upstream", ["hang", "trickle", "late_trickle"])
 def test_async_answers_come_within_the_deadline_even_when_many_are_stuck(make_cascade, fake,
                                                                           upstream):
     cascade = make_cascade()
+    if upstream == "late_trickle":
+        upstream, fake.trickle_after_s, fake.trickle_every_s = "trickle", 0.045, 0.045
 
     async def timed():
         start = time.perf_counter()
@@ -159,6 +164,43 @@ def test_async_fallbacks_and_confident_path(make_cascade, fake):
     assert asyncio.run(go(make_cascade(), 500)).reason == "llm_invalid_output"
     assert asyncio.run(go(make_cascade(threshold=0.0), 500)).reason == "confident"
     assert asyncio.run(go(make_cascade(), 1)).reason == "no_time_left"
+
+
+def test_a_text_that_cannot_be_sent_falls_back_sync_and_async(make_cascade, fake):
+    # make_exchange (the service and CLI) rejects lone surrogates; the Python API does not
+    ex = Exchange(user_last_message="con voi \ud800 ăn cỏ", pika_response="Đúng rồi, con giỏi lắm!")
+    cascade = make_cascade()
+
+    async def go():
+        try:
+            return await cascade.atag(ex, 500)
+        finally:
+            await cascade.aclose()
+
+    for r in (cascade.tag(ex, 500), asyncio.run(go())):
+        assert (r.backend, r.model) == ("classifier", "tiny")
+        assert r.reason in ("llm_error", "llm_invalid_output")
+        assert r.emotion_name in EMOTION_TAGS and r.celebrate in CELEBRATE_VALUES
+    assert fake.requests == []
+
+
+class _Broken(Backend):
+    """An LLM backend with a bug: any exception, not only the BackendError tree."""
+
+    def tag(self, exchange, deadline_ms=None):
+        raise RuntimeError("bug in the LLM backend")
+
+    async def atag(self, exchange, deadline_ms=None):
+        raise KeyError("bug in the LLM backend")
+
+
+def test_any_exception_from_the_llm_falls_back_with_reason_llm_error(tiny_model_path, caplog):
+    classifier = create_backend("classifier", Settings(model=tiny_model_path))
+    cascade = CascadeBackend(classifier, _Broken(), threshold=1.0)
+    sync, async_ = cascade.tag(EX, 500), asyncio.run(cascade.atag(EX, 500))
+    for r in (sync, async_):
+        assert (r.backend, r.reason, r.model) == ("classifier", "llm_error", "tiny")
+    assert [rec.exc_info[0] for rec in caplog.records] == [RuntimeError, KeyError]
 
 
 @pytest.mark.parametrize("mode", ["json", "one-token"])

@@ -125,6 +125,27 @@ def test_label_counts_failures_skips_them_and_retries_on_the_next_run(fake, infi
     assert {r.get("id") for r in lines(out)} == {"u-1", "u-2", None, "u-4", "u-5", "u-6"}
 
 
+def test_label_with_the_cascade_writes_only_the_llm_answers(fake, infile, tmp_path, capsys,
+                                                             tiny_model_path, monkeypatch):
+    monkeypatch.setenv("MOOD_TAGGER_DEFAULT_DEADLINE_MS", "5000")     # room for a slow CI box
+    out = tmp_path / "out.jsonl"
+    fake.behaviour = failing                # u-5: HTTP 500, u-6: invalid tag → classifier answers
+    cascade = ["--backend", "cascade", "--model", str(tiny_model_path)]
+    assert label(fake, infile, out, *cascade, "--cascade-threshold", "1.0") == 4
+    captured = capsys.readouterr()
+    assert "labelled 4, skipped 0" in captured.out and "failed 2" in captured.out
+    assert "llm_http_error: 1" in captured.err and "llm_invalid_output: 1" in captured.err
+    records = lines(out)
+    assert {r.get("id") for r in records} == {"u-1", "u-2", None, "u-4"}
+    assert all(r["source"] == "teacher:teacher-x" for r in records)
+    fake.reset()                            # a confident classifier never asks the LLM
+    assert label(fake, infile, out, *cascade, "--cascade-threshold", "0.0") == 4
+    captured = capsys.readouterr()
+    assert "labelled 0, skipped 4" in captured.out and "confident: 2" in captured.err
+    assert "use --backend openai" in captured.err and fake.requests == []
+    assert len(lines(out)) == 4
+
+
 def test_label_timeouts_are_failures_not_hangs(fake, infile, tmp_path, capsys):
     fake.behaviour = "hang"
     out = tmp_path / "out.jsonl"

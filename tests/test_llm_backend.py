@@ -4,18 +4,25 @@ error translation, timeouts, connection reuse, and the prompt it sends."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
+import string
+import threading
 import time
+import warnings
 
+import httpx
 import pytest
 
 from mood_tagger.backends import create_backend
 from mood_tagger.backends.openai_compat import DIALECTS, OpenAICompatBackend
-from mood_tagger.backends.prompt import (COMBINED_LABELS, PROMPT_PATH, PROMPT_VERSION,
-                                         build_user_content, parse_json_reply, system_prompt)
+from mood_tagger.backends.prompt import (CODE_OF, CODES, COMBINED_LABELS as LABELS, PROMPT_PATH,
+                                         PROMPT_VERSION, build_user_content, parse_json_reply,
+                                         system_prompt)
 from mood_tagger.data.schema import Exchange, Turn
-from mood_tagger.errors import InputError, UpstreamHTTPError, UpstreamInvalidOutput, UpstreamTimeout
+from mood_tagger.errors import (BackendError, InputError, UpstreamHTTPError, UpstreamInvalidOutput,
+                                UpstreamTimeout)
 from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.settings import Settings
 from tests.fake_vllm import FakeVLLM
@@ -75,27 +82,43 @@ def test_other_dialects_json_mode_use_response_format_json_schema(fake, dialect)
 
 
 @pytest.mark.parametrize("dialect,field", [
-    ("vllm", lambda b: b["structured_outputs"]["choice"] == list(COMBINED_LABELS)),
-    ("trtllm", lambda b: b["response_format"]["type"] == "regex" and "proud\\|yes" in b["response_format"]["regex"]),
-    ("sglang", lambda b: re.fullmatch(b["regex"], "thats_right|no") is not None),
-    ("llamacpp", lambda b: b["response_format"]["json_schema"]["schema"]["enum"] == list(COMBINED_LABELS)),
-    ("ollama", lambda b: b["response_format"]["json_schema"]["schema"]["type"] == "string"),
+    ("vllm", lambda b: b["structured_outputs"] == {"choice": list(CODES)}),
+    ("trtllm", lambda b: b["response_format"] == {"type": "regex", "regex": "[A-Z]"}),
+    ("sglang", lambda b: b["regex"] == "[A-Z]"),
+    ("llamacpp", lambda b: b["grammar"] == "root ::= [A-Z]" and "response_format" not in b),
 ])
-def test_one_token_mode_forces_one_of_26_labels(fake, dialect, field):
+def test_one_token_mode_forces_one_code_letter_in_one_token(fake, dialect, field):
     fake.label = ("celebration", "yes")
     r = tag(backend(fake, dialect=dialect, mode="one-token"))
-    assert (r.emotion_name, r.celebrate, r.emotion_top) == ("celebration", "yes", [("celebration", 1.0)])
+    assert (r.emotion_name, r.celebrate, r.emotion_top, r.celebrate_p) == (
+        "celebration", "yes", [("celebration", 1.0)], None)
     body = fake.requests[0]
-    assert field(body) and body["max_tokens"] <= 12
+    assert field(body) and body["max_tokens"] == 1 and "logprobs" not in body
     assert not any(k.startswith("guided_") for k in body)
-    assert "proud|yes" in body["messages"][0]["content"]
+    assert CODES == tuple(string.ascii_uppercase)
+    assert f"\n{CODE_OF['celebration|yes']} = celebration|yes" in body["messages"][0]["content"]
+    example_answers = re.findall(r"^\[OUTPUT\]\n(.*)$", body["messages"][0]["content"], re.M)
+    assert len(example_answers) >= 10 and set(example_answers) <= set(CODES)
 
 
-def test_one_token_mode_reads_top_logprobs_where_no_choice_can_be_forced(fake):
+@pytest.mark.parametrize("dialect", ["vllm", "trtllm", "sglang", "llamacpp"])
+def test_one_token_mode_maps_every_code_back_to_its_label(fake, dialect):
+    fake.label = lambda body: tuple(LABELS[len(fake.requests) - 1].split("|"))
+    b = backend(fake, dialect=dialect, mode="one-token")
+    try:
+        answers = [b.tag(EX) for _ in LABELS]
+    finally:
+        b.close()
+    assert [f"{r.emotion_name}|{r.celebrate}" for r in answers] == list(LABELS)
+
+
+@pytest.mark.parametrize("dialect", ["openai", "ollama"])
+def test_one_token_mode_reads_top_logprobs_where_no_choice_can_be_forced(fake, dialect):
     fake.label = ("proud", "yes")
-    r = tag(backend(fake, dialect="openai", mode="one-token"))
+    r = tag(backend(fake, dialect=dialect, mode="one-token"))
     body = fake.requests[0]
     assert body["max_tokens"] == 1 and body["logprobs"] is True and body["top_logprobs"] == 20
+    assert "response_format" not in body
     assert (r.emotion_name, r.celebrate) == ("proud", "yes")
     # "The" (p 0.1) is no label code: the 0.7 + 0.2 of the two proud codes renormalise to 1
     assert r.emotion_top == [("proud", pytest.approx(1.0))]
@@ -104,7 +127,7 @@ def test_one_token_mode_reads_top_logprobs_where_no_choice_can_be_forced(fake):
 
 
 @pytest.mark.parametrize("behaviour,error", [
-    ("http500", UpstreamHTTPError), ("close", UpstreamHTTPError),
+    ("http500", UpstreamHTTPError), ("close", UpstreamHTTPError), ("bad_gzip", UpstreamHTTPError),
     ("malformed", UpstreamInvalidOutput), ("invalid_tag", UpstreamInvalidOutput),
     ("obey", UpstreamInvalidOutput),
 ])
@@ -114,6 +137,47 @@ def test_upstream_failures_are_translated(fake, behaviour, error):
         tag(backend(fake))
     assert info.value.__cause__ is not None or behaviour in ("invalid_tag", "obey")
     assert fake.url in str(info.value) or "expected" in str(info.value)
+
+
+def test_undecodable_reply_is_an_http_error_on_both_paths(fake):
+    fake.behaviour = "bad_gzip"
+    b = backend(fake)
+    with pytest.raises(UpstreamHTTPError, match="DecodingError") as info:
+        b.tag(EX)
+    assert isinstance(info.value.__cause__, httpx.DecodingError)
+
+    async def go():
+        try:
+            await b.atag(EX)
+        finally:
+            await b.aclose()
+
+    with pytest.raises(UpstreamHTTPError, match="DecodingError"):
+        asyncio.run(go())
+
+
+def test_text_that_cannot_be_encoded_is_a_backend_error_and_sends_nothing(fake):
+    ex = Exchange(user_last_message="con voi \ud800 ăn cỏ", pika_response="Đúng rồi!")
+    b = backend(fake)
+    with pytest.raises(BackendError, match="lone surrogates") as info:
+        b.tag(ex)
+    assert isinstance(info.value.__cause__, UnicodeEncodeError)
+
+    async def go():
+        try:
+            await b.atag(ex)
+        finally:
+            await b.aclose()
+
+    with pytest.raises(BackendError, match="lone surrogates"):
+        asyncio.run(go())
+    assert fake.requests == []
+
+
+def test_invalid_base_url_is_an_input_error():
+    for url in ("ftp://127.0.0.1/v1", "http://[::1/v1"):
+        with pytest.raises(InputError, match="--llm-base-url"):
+            OpenAICompatBackend(url, "teacher")
 
 
 def test_unreachable_server_is_an_http_error(fake):
@@ -134,6 +198,21 @@ def test_hanging_server_times_out_at_min_of_timeout_and_deadline(fake, deadline_
     with pytest.raises(UpstreamTimeout, match="no answer within 80 ms"):
         tag(b, deadline_ms=deadline_ms)
     assert (time.perf_counter() - start) * 1000 < 80 + 200
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_budget_is_total_not_per_phase_against_a_late_trickling_server(fake, path):
+    # headers at 72 ms, then a byte every 72 ms: each phase stays within httpx's 80 ms timeouts
+    fake.behaviour, fake.trickle_after_s, fake.trickle_every_s = "trickle", 0.072, 0.072
+    b = backend(fake, timeout_ms=5000)
+    start = time.perf_counter()
+    with pytest.raises(UpstreamTimeout, match="no answer within 80 ms"):
+        if path == "sync":
+            tag(b, deadline_ms=80)
+        else:
+            asyncio.run(b.atag(EX, 80))
+    assert (time.perf_counter() - start) * 1000 < 80 + 40
+    b.close()
 
 
 def test_async_path_answers_reuses_one_connection_and_times_out(fake):
@@ -164,6 +243,29 @@ def test_sync_path_reuses_one_connection(fake):
     finally:
         b.close()
     assert len(fake.clients) == 3 and len(set(fake.clients)) == 1
+
+
+def test_connections_survive_event_loop_changes_and_close_releases_everything(fake):
+    b = backend(fake)
+    gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")              # an unclosed socket would be a ResourceWarning
+        answers = [asyncio.run(b.atag(EX)) for _ in range(2)] + [b.tag(EX)]
+        assert [r.emotion_name for r in answers] == ["proud"] * 3
+        assert len(set(fake.clients)) == 1           # one pool, whichever loop or thread asks
+        assert _llm_threads() == 1
+        asyncio.run(b.aclose())
+        assert _llm_threads() == 0
+        b.close()                                    # idempotent
+        assert b.tag(EX).emotion_name == "proud"     # a closed backend opens new connections
+        b.close()
+        del b
+        gc.collect()
+    assert _llm_threads() == 0
+
+
+def _llm_threads() -> int:
+    return sum(t.name == "mood-tagger-llm" and t.is_alive() for t in threading.enumerate())
 
 
 def test_settings_build_the_backend_and_reject_unknown_values(fake):
@@ -198,7 +300,9 @@ def test_prompt_is_versioned_and_covers_labels_md():
     for tag_ in EMOTION_TAGS:
         assert re.search(rf"^- {tag_}: ", text, re.M), tag_
     assert "{{" not in text and "celebrate" in text.lower()
-    assert "proud|yes" in system_prompt("label") and "Z = celebration|yes" in system_prompt("code")
+    assert "Z = celebration|yes" in system_prompt("code")
+    with pytest.raises(ValueError, match="answer shape"):
+        system_prompt("label")
 
 
 def test_prompt_examples_match_build_user_content_and_are_valid_labels():

@@ -7,14 +7,16 @@
     llm_timeout     classifier   the LLM did not answer before the deadline
     llm_http_error  classifier   the LLM server failed (HTTP error, refused, connection lost)
     llm_invalid_output classifier the LLM answered something outside LABELS.md
+    llm_error       classifier   any other exception from the LLM call (logged with its traceback)
 
 The answer always comes within the deadline plus a few ms: the LLM call gets the time that is
-left minus a safety margin, as its HTTP timeout (sync) and under asyncio.wait_for (async).
+left minus a safety margin as its deadline, and the LLM backend keeps it as a total budget
+(OpenAICompatBackend: Future.result(timeout) in `tag`, its one asyncio.wait_for in `atag`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import time
 from dataclasses import replace
 
@@ -24,14 +26,20 @@ from mood_tagger.backends.openai_compat import OpenAICompatBackend
 from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import BackendError, UpstreamHTTPError, UpstreamInvalidOutput, UpstreamTimeout
 
+log = logging.getLogger("mood_tagger.cascade")
 SAFETY_MARGIN_MS = 3.0      # kept back for returning the answer after the LLM gives up
 MIN_LLM_MS = 1.0            # below this the LLM is not asked at all
 FALLBACK_REASONS = {UpstreamTimeout: "llm_timeout", UpstreamHTTPError: "llm_http_error",
                     UpstreamInvalidOutput: "llm_invalid_output"}
 
 
-def _fallback_reason(exc: BaseException) -> str:
-    return next((r for cls, r in FALLBACK_REASONS.items() if isinstance(exc, cls)), "llm_error")
+def _fallback_reason(exc: Exception) -> str:
+    """The typed errors keep their reason; anything else is "llm_error" and gets logged."""
+    reason = next((r for cls, r in FALLBACK_REASONS.items() if isinstance(exc, cls)), "llm_error")
+    if not isinstance(exc, BackendError):
+        log.error("LLM call failed with an unexpected %s; answering with the classifier",
+                  type(exc).__name__, exc_info=exc)
+    return reason
 
 
 @register("cascade")
@@ -74,7 +82,7 @@ class CascadeBackend(Backend):
             return self._done(first, start, backend="classifier", reason=reason)
         try:
             answer = self.llm.tag(exchange, left)
-        except BackendError as exc:
+        except Exception as exc:            # noqa: BLE001 - the classifier's answer is always there
             return self._done(first, start, backend="classifier", reason=_fallback_reason(exc))
         return self._done(answer, start)
 
@@ -83,10 +91,8 @@ class CascadeBackend(Backend):
         if left is None:
             return self._done(first, start, backend="classifier", reason=reason)
         try:
-            answer = await asyncio.wait_for(self.llm.atag(exchange, left), timeout=left / 1000)
-        except asyncio.TimeoutError:
-            return self._done(first, start, backend="classifier", reason="llm_timeout")
-        except BackendError as exc:
+            answer = await self.llm.atag(exchange, left)
+        except Exception as exc:            # noqa: BLE001 - the classifier's answer is always there
             return self._done(first, start, backend="classifier", reason=_fallback_reason(exc))
         return self._done(answer, start)
 

@@ -1,35 +1,50 @@
 """One backend for every OpenAI-compatible server: vLLM, TensorRT-LLM, SGLang, llama.cpp, Ollama.
 
 Only the way the output is forced differs between servers; `output_constraint` holds that
-table. Every reply is validated (mood_tagger.backends.prompt), and upstream failures are
-translated in one place (`_upstream_errors`) into UpstreamTimeout / UpstreamHTTPError /
-UpstreamInvalidOutput.
+table. Every reply is validated (mood_tagger.backends.prompt), and failures are translated in
+one place (`_upstream_errors`) into the BackendError tree of mood_tagger.errors.
 
-How each dialect forces the answer (docs checked for each):
+How each dialect forces the answer (docs checked for each). One-token mode always answers with
+one code letter A-Z for one of the 26 labels <emotion>|<celebrate>, with `max_tokens: 1`:
 
   dialect   json mode                                one-token mode
   vllm      structured_outputs.json  (vLLM ≥ 0.10.2; the guided_* fields were removed in 0.12)
-                                                     structured_outputs.choice, 26 labels
+                                                     structured_outputs.choice ["A" … "Z"]
             https://docs.vllm.ai/en/latest/features/structured_outputs/
-  trtllm    response_format json_schema              response_format {"type": "regex"}
+  trtllm    response_format json_schema              response_format {"type": "regex",
+                                                                     "regex": "[A-Z]"}
             https://nvidia.github.io/TensorRT-LLM/features/guided-decoding.html
             (trtllm-serve rejects unknown request fields, so nothing vLLM-specific is sent)
-  sglang    response_format json_schema              top-level "regex" extra parameter
+  sglang    response_format json_schema              top-level "regex": "[A-Z]"
             https://docs.sglang.io/advanced_features/structured_outputs.html
-  llamacpp  response_format json_schema              response_format json_schema, string enum
+  llamacpp  response_format json_schema              "grammar": "root ::= [A-Z]" (GBNF; the chat
             https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md
-  ollama    response_format json_schema              response_format json_schema, string enum
-            https://docs.ollama.com/api/openai-compatibility (grammar-enforced since v0.5)
-  openai    response_format json_schema (strict)     cannot force a bare choice: max_tokens 1,
-            https://platform.openai.com/docs/api-reference/chat   top_logprobs 20 over the
-                                                     26 one-letter label codes
+                                                     endpoint takes /completion's options)
+  ollama    response_format json_schema              no regex or grammar in its OpenAI API, and a
+            https://docs.ollama.com/api/openai-compatibility   JSON string enum costs 3 tokens
+                                                     ('"', letter, '"'): top_logprobs 20 of one
+                                                     unforced token (Ollama ≥ 0.12.11,
+            https://github.com/ollama/ollama/releases/tag/v0.12.11; an older server drops the
+            fields, and the reply without top_logprobs is UpstreamInvalidOutput)
+  openai    response_format json_schema (strict)     top_logprobs 20 of one unforced token
+            https://platform.openai.com/docs/api-reference/chat
+
+Timing: both paths run the HTTP request on a private event loop in one daemon thread (one
+keep-alive pool, never bound to a caller's loop). The caller waits at most the budget
+(min(timeout, deadline)) in total, with Future.result(timeout) (sync) or one asyncio.wait_for
+(async); httpx's own timeouts are per phase (connect, write, each read), so a server that
+trickles its reply would overshoot them. A request that is too late is cancelled and its
+connection closed on the private loop, without making the caller wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 import httpx
@@ -37,12 +52,14 @@ import httpx
 from mood_tagger.backends import prompt
 from mood_tagger.backends.base import Backend, TagResult, register
 from mood_tagger.data.schema import Exchange
-from mood_tagger.errors import InputError, UpstreamHTTPError, UpstreamInvalidOutput, UpstreamTimeout
+from mood_tagger.errors import (BackendError, InputError, UpstreamHTTPError, UpstreamInvalidOutput,
+                                UpstreamTimeout)
 
 DIALECTS = ("vllm", "trtllm", "sglang", "llamacpp", "ollama", "openai")
 MODES = ("json", "one-token")
 MAX_BODY_BYTES = 256 * 1024         # a reply of ~15 tokens never needs more
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=30.0)
+_TOP_LOGPROBS = {"logprobs": True, "top_logprobs": 20}
 
 
 def output_constraint(dialect: str, mode: str) -> tuple[dict, str, int]:
@@ -52,33 +69,78 @@ def output_constraint(dialect: str, mode: str) -> tuple[dict, str, int]:
             return {"structured_outputs": {"json": prompt.EMOTION_SCHEMA}}, "json", 32
         return {"response_format": {"type": "json_schema", "json_schema": {
             "name": "mood_tag", "strict": True, "schema": prompt.EMOTION_SCHEMA}}}, "json", 32
-    if dialect == "vllm":
-        return {"structured_outputs": {"choice": list(prompt.COMBINED_LABELS)}}, "label", 8
-    if dialect == "trtllm":
-        return {"response_format": {"type": "regex", "regex": prompt.LABEL_REGEX}}, "label", 8
-    if dialect == "sglang":
-        return {"regex": prompt.LABEL_REGEX}, "label", 8
-    if dialect in ("llamacpp", "ollama"):
-        return {"response_format": {"type": "json_schema", "json_schema": {
-            "name": "mood_label", "schema": prompt.LABEL_SCHEMA}}}, "quoted_label", 12
-    return {"logprobs": True, "top_logprobs": 20}, "code", 1
+    fields = {"vllm": {"structured_outputs": {"choice": list(prompt.CODES)}},
+              "trtllm": {"response_format": {"type": "regex", "regex": prompt.CODE_REGEX}},
+              "sglang": {"regex": prompt.CODE_REGEX},
+              "llamacpp": {"grammar": prompt.CODE_GRAMMAR}}.get(dialect, _TOP_LOGPROBS)
+    return fields, "code", 1
 
 
 @contextmanager
 def _upstream_errors(url: str, timeout_ms: float):
-    """The one place where transport and HTTP failures become mood-tagger errors."""
+    """The one place where request failures become mood-tagger errors (raise … from exc)."""
     try:
         yield
-    except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
+    except (httpx.TimeoutException, TimeoutError) as exc:   # TimeoutError: the total budget
         raise UpstreamTimeout(f"{url}: no answer within {timeout_ms:.0f} ms; raise --llm-timeout-ms "
                               "(or the deadline) or check the LLM server's load") from exc
     except httpx.HTTPStatusError as exc:
-        body = exc.response.text[:200]     # both paths read the body before raising
+        body = exc.response.text[:200]     # read before raising
         raise UpstreamHTTPError(f"{url}: HTTP {exc.response.status_code} {body!r}; check "
                                 "--llm-model, --llm-api-key and the server log") from exc
     except httpx.TransportError as exc:
         raise UpstreamHTTPError(f"{url}: {type(exc).__name__} ({exc}); is the LLM server running "
                                 "at --llm-base-url?") from exc
+    except httpx.HTTPError as exc:         # DecodingError, TooManyRedirects, …
+        raise UpstreamHTTPError(f"{url}: {type(exc).__name__} ({exc}); the server's reply is not "
+                                "valid HTTP, is --llm-base-url an OpenAI-compatible server?") from exc
+    except concurrent.futures.CancelledError as exc:
+        raise UpstreamHTTPError(f"{url}: the backend was closed while the request was in "
+                                "flight") from exc
+    except UnicodeEncodeError as exc:      # e.g. a lone surrogate "\ud800" in a text
+        raise BackendError(f"{url}: the exchange cannot be sent as UTF-8 ({exc.reason} at "
+                           f"position {exc.start}); remove lone surrogates from the texts") from exc
+
+
+class _Worker:
+    """A private event loop in a daemon thread, owning one AsyncClient (the keep-alive pool)."""
+
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
+        self.loop = asyncio.new_event_loop()
+        self._stopping = False
+        self.thread = threading.Thread(target=self._run, name="mood-tagger-llm", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+            self.loop.run_until_complete(self._shutdown())
+        finally:
+            self.loop.close()
+
+    async def _shutdown(self) -> None:
+        """Cancel the requests still in flight, then close every connection."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.client.aclose()
+
+    def submit(self, coro) -> concurrent.futures.Future:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self, wait: bool = True) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:               # already closed
+            return
+        if wait and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=5)
 
 
 @register("openai")
@@ -92,17 +154,26 @@ class OpenAICompatBackend(Backend):
             raise InputError(f"LLM mode {mode!r}; expected one of {list(MODES)} "
                              "(--llm-mode or MOOD_TAGGER_LLM_MODE)")
         self.url = base_url.rstrip("/") + "/chat/completions"
+        try:
+            scheme = httpx.URL(self.url).scheme
+        except httpx.InvalidURL as exc:
+            raise InputError(f"LLM base URL {base_url!r}: {exc}; expected e.g. "
+                             "http://127.0.0.1:8000/v1 (--llm-base-url)") from exc
+        if scheme not in ("http", "https"):
+            raise InputError(f"LLM base URL {base_url!r}: expected an http:// or https:// URL "
+                             "such as http://127.0.0.1:8000/v1 (--llm-base-url)")
         self.model, self.dialect, self.mode, self.timeout_ms = model, dialect, mode, timeout_ms
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.headers = {"Content-Type": "application/json"}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
         self.constraint, self.reply_kind, self.max_tokens = output_constraint(dialect, mode)
-        self.system_prompt = prompt.system_prompt(
-            "label" if self.reply_kind == "quoted_label" else self.reply_kind)
+        self.reads_logprobs = "top_logprobs" in self.constraint
+        self.system_prompt = prompt.system_prompt(self.reply_kind)
         # Built once here: creating an SSL context costs ~20 ms, more than a whole deadline.
         self._ssl = httpx.create_ssl_context()
-        self._client: httpx.Client | None = None
-        self._aclient: httpx.AsyncClient | None = None
-        self._aloop: asyncio.AbstractEventLoop | None = None
-        self._sync_client()
+        self._lock = threading.Lock()
+        self._worker_: _Worker | None = None
+        self._finalizer: weakref.finalize | None = None
 
     @classmethod
     def from_settings(cls, settings) -> "OpenAICompatBackend":
@@ -122,11 +193,11 @@ class OpenAICompatBackend(Backend):
                 "temperature": 0, "max_tokens": self.max_tokens, "stream": False,
                 **self.constraint}
 
-    def _timeout_ms(self, deadline_ms: float | None) -> float:
-        timeout = self.timeout_ms if deadline_ms is None else min(self.timeout_ms, deadline_ms)
-        if timeout <= 0:
+    def _budget_ms(self, deadline_ms: float | None) -> float:
+        budget = self.timeout_ms if deadline_ms is None else min(self.timeout_ms, deadline_ms)
+        if budget <= 0:
             raise UpstreamTimeout(f"{self.url}: no time left for the LLM (deadline {deadline_ms} ms)")
-        return timeout
+        return budget
 
     def _result(self, raw: bytes, start: float) -> TagResult:
         try:
@@ -136,7 +207,7 @@ class OpenAICompatBackend(Backend):
             raise UpstreamInvalidOutput(f"{self.url}: not an OpenAI chat completion "
                                         f"({raw[:120]!r}); is --llm-base-url the /v1 root?") from exc
         celebrate_p = None
-        if self.reply_kind == "code":
+        if self.reads_logprobs:
             try:
                 top = choice["logprobs"]["content"][0]["top_logprobs"]
             except (KeyError, IndexError, TypeError) as exc:
@@ -145,80 +216,73 @@ class OpenAICompatBackend(Backend):
             emotion_top, celebrate_p = prompt.parse_code_logprobs(top)
             emotion, celebrate = emotion_top[0][0], "yes" if celebrate_p >= 0.5 else "no"
         else:
-            if self.reply_kind == "json":
-                emotion, celebrate = prompt.parse_json_reply(content)
-            else:
-                emotion, celebrate = prompt.parse_label_reply(
-                    content, quoted=self.reply_kind == "quoted_label")
+            parse = prompt.parse_json_reply if self.reply_kind == "json" else prompt.parse_code_reply
+            emotion, celebrate = parse(content)
             emotion_top = [(emotion, 1.0)]
         return TagResult(emotion_name=emotion, celebrate=celebrate, emotion_top=emotion_top,
                          celebrate_p=celebrate_p, model=self.model, backend="openai", reason="llm",
                          latency_ms=(time.perf_counter() - start) * 1000)
 
-    def _check_size(self, size: int, end: float) -> None:
-        if size > MAX_BODY_BYTES:
-            raise UpstreamInvalidOutput(f"{self.url}: reply larger than {MAX_BODY_BYTES} bytes")
-        if time.perf_counter() > end:       # a server trickling bytes still meets the deadline
-            raise httpx.ReadTimeout("reply not complete before the deadline")
-
-    # ----- sync path --------------------------------------------------------------------------
-    def _sync_client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(headers=self.headers, limits=_LIMITS, verify=self._ssl)
-        return self._client
-
-    def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
-        start = time.perf_counter()
-        timeout_ms = self._timeout_ms(deadline_ms)
-        end = start + timeout_ms / 1000
-        with _upstream_errors(self.url, timeout_ms):
-            with self._sync_client().stream("POST", self.url, json=self.request_body(exchange),
-                                            timeout=timeout_ms / 1000) as response:
-                if not response.is_success:
-                    response.read()
-                    response.raise_for_status()
-                raw = bytearray()
-                for chunk in response.iter_bytes():
-                    raw += chunk
-                    self._check_size(len(raw), end)
-        return self._result(bytes(raw), start)
-
-    # ----- async path -------------------------------------------------------------------------
-    def _async_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aloop is not loop:
-            self._aclient = httpx.AsyncClient(headers=self.headers, limits=_LIMITS, verify=self._ssl)
-            self._aloop = loop
-        return self._aclient
-
-    async def _apost(self, exchange: Exchange, timeout_ms: float, end: float) -> bytes:
-        client = self._async_client()
-        async with client.stream("POST", self.url, json=self.request_body(exchange),
-                                 timeout=timeout_ms / 1000) as response:
+    async def _post(self, client: httpx.AsyncClient, content: bytes, budget_ms: float) -> bytes:
+        """The request itself, on the private loop; the caller bounds the total time."""
+        async with client.stream("POST", self.url, content=content,
+                                 timeout=budget_ms / 1000) as response:
             if not response.is_success:
                 await response.aread()
                 response.raise_for_status()
             raw = bytearray()
             async for chunk in response.aiter_bytes():
                 raw += chunk
-                self._check_size(len(raw), end)
+                if len(raw) > MAX_BODY_BYTES:
+                    raise UpstreamInvalidOutput(f"{self.url}: reply larger than {MAX_BODY_BYTES} bytes")
         return bytes(raw)
+
+    def _submit(self, exchange: Exchange, budget_ms: float) -> concurrent.futures.Future:
+        content = json.dumps(self.request_body(exchange), ensure_ascii=False).encode("utf-8")
+        worker = self._worker()
+        return worker.submit(self._post(worker.client, content, budget_ms))
+
+    # ----- the two entry points ---------------------------------------------------------------
+    def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
+        start = time.perf_counter()
+        budget_ms = self._budget_ms(deadline_ms)
+        with _upstream_errors(self.url, budget_ms):
+            future = self._submit(exchange, budget_ms)
+            try:
+                raw = future.result(timeout=budget_ms / 1000 - (time.perf_counter() - start))
+            finally:
+                future.cancel()            # no-op when done; else cancelled on the private loop
+        return self._result(raw, start)
 
     async def atag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
         start = time.perf_counter()
-        timeout_ms = self._timeout_ms(deadline_ms)
-        with _upstream_errors(self.url, timeout_ms):
-            raw = await asyncio.wait_for(self._apost(exchange, timeout_ms, start + timeout_ms / 1000),
-                                         timeout=timeout_ms / 1000)
+        budget_ms = self._budget_ms(deadline_ms)
+        with _upstream_errors(self.url, budget_ms):
+            future = asyncio.wrap_future(self._submit(exchange, budget_ms))
+            raw = await asyncio.wait_for(future, budget_ms / 1000 - (time.perf_counter() - start))
         return self._result(raw, start)
 
     # ----- connections ------------------------------------------------------------------------
+    def _worker(self) -> _Worker:
+        with self._lock:
+            if self._worker_ is None:
+                client = httpx.AsyncClient(headers=self.headers, limits=_LIMITS, verify=self._ssl)
+                self._worker_ = _Worker(client)
+                # a backend dropped without close() still stops its thread and closes its pool
+                self._finalizer = weakref.finalize(self, self._worker_.stop, False)
+                self._finalizer.atexit = False
+            return self._worker_
+
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Cancel requests in flight and close the connections; the next call opens new ones."""
+        with self._lock:
+            worker, self._worker_ = self._worker_, None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
+        if worker is not None:
+            worker.stop()
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = self._aloop = None
+        """The same as close(), awaited without blocking the caller's event loop."""
+        await asyncio.to_thread(self.close)

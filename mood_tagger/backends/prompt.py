@@ -2,12 +2,14 @@
 
 The system prompt lives in mood_tagger/prompts/<PROMPT_VERSION>.txt: LABELS.md rewritten for a
 model, with contrastive examples. Its `{{OUTPUT_FORMAT}}` placeholder and the example answers
-are rendered for one of three answer shapes:
+are rendered for one of two answer shapes:
 
     json    {"emotion_name": "proud", "celebrate": "yes"}     (~15 tokens)
-    label   proud|yes                                       one of the 26 combined labels
-    code    H                                               one letter per combined label, for
-                                                            reading top_logprobs of one token
+    code    P                                               one capital letter A-Z, the code of
+                                                            one of the 26 combined labels
+                                                            <emotion>|<celebrate>: one token, forced
+                                                            as a choice / regex / grammar, or read
+                                                            from the top_logprobs of that token
 
 Every reply is validated here; anything else raises UpstreamInvalidOutput, so no server and no
 child's message can make the tagger emit a value outside LABELS.md.
@@ -30,10 +32,13 @@ PROMPT_VERSION = "tagger-v1"
 PROMPT_PATH = Path(__file__).resolve().parents[1] / "prompts" / f"{PROMPT_VERSION}.txt"
 HISTORY_TURNS = 6                   # the most recent turns given to the model
 
-ANSWER_SHAPES = ("json", "label", "code")
+ANSWER_SHAPES = ("json", "code")
 COMBINED_LABELS: tuple[str, ...] = tuple(f"{t}|{c}" for t in EMOTION_TAGS for c in ("no", "yes"))
 LABEL_CODES: dict[str, str] = dict(zip(string.ascii_uppercase, COMBINED_LABELS))   # 26 ↔ 26
 CODE_OF = {label: code for code, label in LABEL_CODES.items()}
+CODES: tuple[str, ...] = tuple(LABEL_CODES)                 # "A" … "Z"
+CODE_REGEX = "[A-Z]"                                        # exactly one code letter
+CODE_GRAMMAR = "root ::= [A-Z]"                             # the same as a llama.cpp GBNF grammar
 
 EMOTION_SCHEMA: dict = {
     "type": "object",
@@ -42,14 +47,10 @@ EMOTION_SCHEMA: dict = {
     "required": ["emotion_name", "celebrate"],
     "additionalProperties": False,
 }
-LABEL_SCHEMA: dict = {"type": "string", "enum": list(COMBINED_LABELS)}
-LABEL_REGEX = "(" + "|".join(re.escape(label) for label in COMBINED_LABELS) + ")"
 
 _OUTPUT_FORMAT = {
     "json": ('Answer with one JSON object and nothing else:\n'
              '{"emotion_name": "<one of the 13 tags>", "celebrate": "yes" or "no"}'),
-    "label": ("Answer with one label <emotion>|<celebrate> and nothing else, for example "
-              "proud|yes or calm|no. The 26 labels:\n" + ", ".join(COMBINED_LABELS)),
     "code": ("Answer with one capital letter and nothing else: the code of the label "
              "<emotion>|<celebrate>.\n" + "\n".join(f"{c} = {l}" for c, l in LABEL_CODES.items())),
 }
@@ -65,8 +66,7 @@ def system_prompt(shape: str = "json") -> str:
     text = PROMPT_PATH.read_text(encoding="utf-8").replace("{{OUTPUT_FORMAT}}", _OUTPUT_FORMAT[shape])
     if shape == "json":
         return text
-    render = (lambda m: f"{m[1]}|{m[2]}") if shape == "label" else (lambda m: CODE_OF[f"{m[1]}|{m[2]}"])
-    return _EXAMPLE_ANSWER.sub(render, text)
+    return _EXAMPLE_ANSWER.sub(lambda m: CODE_OF[f"{m[1]}|{m[2]}"], text)
 
 
 def quote(text: str) -> str:
@@ -111,18 +111,13 @@ def parse_json_reply(text: str) -> tuple[str, str]:
     return obj["emotion_name"], obj["celebrate"]
 
 
-def parse_label_reply(text: str, *, quoted: bool = False) -> tuple[str, str]:
-    """One of the 26 combined labels, bare (`proud|yes`) or as a JSON string (`"proud|yes"`)."""
-    expected = "one of the 26 labels such as " + ('"proud|yes"' if quoted else "proud|yes")
-    label = text.strip() if isinstance(text, str) else None
-    if quoted and label is not None:
-        try:
-            label = json.loads(label)
-        except ValueError as exc:
-            raise _invalid(expected, text) from exc
-    if label not in COMBINED_LABELS:
-        raise _invalid(expected, text)
-    emotion, celebrate = label.split("|")
+def parse_code_reply(text: str) -> tuple[str, str]:
+    """One code letter A-Z (a forced choice), mapped back to (emotion, celebrate)."""
+    code = text.strip() if isinstance(text, str) else None
+    if code not in LABEL_CODES:
+        raise _invalid("one capital letter A-Z, the code of a label such as "
+                       f"{CODE_OF['proud|yes']} = proud|yes", text)
+    emotion, celebrate = LABEL_CODES[code].split("|")
     return emotion, celebrate
 
 

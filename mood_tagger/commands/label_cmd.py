@@ -4,6 +4,10 @@ Every finished exchange is appended to OUT and flushed at once, so an interrupte
 nothing: run the same command again and the exchanges already in OUT (same id, or the same
 texts when there is no id) are skipped. Failed exchanges are not written; they are counted by
 error kind at the end, and the exit code is 4 when any failed.
+
+Only the LLM's own answers are teacher labels: with `--backend cascade`, an answer that the
+classifier gave instead (backend "classifier": confident, no_time_left, llm_timeout, …) is a
+failure of kind <reason>, not a label.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import BackendError, DataError, InputError
 
 EXIT_FAILED = 4
+TEACHER_BACKEND = "openai"          # the only backend whose answers are teacher labels
 
 
 def record_key(obj: dict) -> str:
@@ -66,6 +71,16 @@ def teacher_record(exchange: Exchange, result) -> dict:
     return labelled.to_json() | {"source": f"teacher:{result.model}"}
 
 
+def not_a_teacher_label(result) -> tuple[str | None, str]:
+    """(failure kind, message) when someone other than the LLM answered, else (None, "")."""
+    if result.backend == TEACHER_BACKEND:
+        return None, ""
+    return result.reason or result.backend, (
+        f"the {result.backend} answered ({result.reason}), not the LLM; for teacher labels use "
+        "--backend openai, or --cascade-threshold 1.0 and a deadline the LLM can meet "
+        "(MOOD_TAGGER_DEFAULT_DEADLINE_MS)")
+
+
 async def label_all(backend, todo: list[Exchange], out_fh, *, concurrency: int,
                     progress: bool = True) -> tuple[int, Counter, dict[str, str]]:
     """Tag `todo` with `concurrency` workers; returns (written, failures by kind, first messages)."""
@@ -79,13 +94,16 @@ async def label_all(backend, todo: list[Exchange], out_fh, *, concurrency: int,
             for exchange in pending:
                 try:
                     result = await backend.atag(exchange, None)
+                    kind, message = not_a_teacher_label(result)
                 except BackendError as exc:
-                    failures[exc.kind] += 1
-                    examples.setdefault(exc.kind, str(exc))
-                else:
+                    kind, message = exc.kind, str(exc)
+                if kind is None:
                     out_fh.write(json.dumps(teacher_record(exchange, result), ensure_ascii=False) + "\n")
                     out_fh.flush()
                     written += 1
+                else:
+                    failures[kind] += 1
+                    examples.setdefault(kind, message)
                 bar.update(1)
 
         try:
