@@ -11,6 +11,9 @@ so a robot never waits past its budget.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+
 import httpx
 
 from mood_tagger.errors import BackendError, InputError
@@ -39,10 +42,16 @@ class _Base:
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.fallback = fallback
 
+    def _budget(self, timeout_ms: float | None) -> float:
+        return (timeout_ms / 1000) if timeout_ms is not None else self.timeout.read
+
     def _handle(self, response: httpx.Response | None, error: Exception | None) -> dict:
         if error is None and response is not None and response.status_code < 500:
             if response.status_code >= 400:
-                detail = response.json().get("error", {}).get("message", response.text)
+                try:
+                    detail = response.json()["error"]["message"]
+                except (ValueError, KeyError, TypeError):
+                    detail = response.text[:200]
                 raise InputError(f"the service refused the request ({response.status_code}): {detail}")
             return response.json()
         reason = type(error).__name__ if error is not None else f"http_{response.status_code}"
@@ -53,21 +62,31 @@ class _Base:
 
 
 class TaggerClient(_Base):
+    """Blocking client. The timeout is a total budget for the call (httpx's own timeouts
+    count each phase separately), enforced by waiting on a worker thread."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                           thread_name_prefix="mood-tagger-client")
 
     def tag(self, user: str, pika: str, history: list | None = None, *,
             deadline_ms: float | None = None, timeout_ms: float | None = None) -> dict:
-        timeout = httpx.Timeout(timeout_ms / 1000) if timeout_ms is not None else self.timeout
+        budget = self._budget(timeout_ms)
+        future = self._pool.submit(self._http.post, "/v1/tag",
+                                   json=_payload(user, pika, history, deadline_ms),
+                                   timeout=httpx.Timeout(budget))
         try:
-            response = self._http.post("/v1/tag", json=_payload(user, pika, history, deadline_ms),
-                                       timeout=timeout)
+            response = future.result(timeout=budget)
+        except concurrent.futures.TimeoutError:
+            return self._handle(None, httpx.ReadTimeout("total budget exceeded"))
         except httpx.HTTPError as exc:
             return self._handle(None, exc)
         return self._handle(response, None)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self._http.close()
 
     def __enter__(self):
@@ -85,11 +104,13 @@ class AsyncTaggerClient(_Base):
 
     async def tag(self, user: str, pika: str, history: list | None = None, *,
                   deadline_ms: float | None = None, timeout_ms: float | None = None) -> dict:
-        timeout = httpx.Timeout(timeout_ms / 1000) if timeout_ms is not None else self.timeout
+        budget = self._budget(timeout_ms)
         try:
-            response = await self._http.post("/v1/tag",
-                                             json=_payload(user, pika, history, deadline_ms),
-                                             timeout=timeout)
+            response = await asyncio.wait_for(
+                self._http.post("/v1/tag", json=_payload(user, pika, history, deadline_ms),
+                                timeout=httpx.Timeout(budget)), timeout=budget)
+        except asyncio.TimeoutError:
+            return self._handle(None, httpx.ReadTimeout("total budget exceeded"))
         except httpx.HTTPError as exc:
             return self._handle(None, exc)
         return self._handle(response, None)

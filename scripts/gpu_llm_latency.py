@@ -7,7 +7,8 @@ weights: each model is built from its published config with random weights (bf16
 
 Modes per model (batch 1, greedy):
   json      ~15 output tokens ({"emotion_name": "...", "celebrate": "..."})
-  one-token 1 output token (the 26 combined labels as one choice / top_logprobs)
+  one-token 1 output token (one of 26 letter codes, each a tag × yes/no, forced or read
+            from top_logprobs)
 and with the system prompt's KV cache reused (as vLLM's prefix caching does) or not.
 This is HF transformers eager mode: vLLM / TensorRT-LLM add CUDA graphs and fused kernels,
 so treat these as an upper bound for the same GPU; the step count (15 vs 1) is what matters.

@@ -74,3 +74,65 @@ def test_async_client_and_per_call_timeout(fast_server, slow_server):
             patient = await slow.tag("a", "b")
             assert patient["backend"] == "slow"
     asyncio.run(scenario())
+
+
+class TricklingServer:
+    """Answers /v1/tag with its headers after 40 ms and its body after 120 ms: every httpx
+    phase stays under a 50 ms per-phase timeout, the whole call does not."""
+
+    def __init__(self):
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import time
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                body = b'{"emotion_name": "calm", "celebrate": "no"}'
+                try:
+                    conn.recv(65536)
+                    time.sleep(0.04)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % len(body))
+                    time.sleep(0.04)
+                    conn.sendall(body[:10])
+                    time.sleep(0.04)
+                    conn.sendall(body[10:])
+                except OSError:  # the client gave up first: that is the point
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+def test_timeout_is_a_total_budget_sync_and_async():
+    import time
+
+    server = TricklingServer()
+    try:
+        with TaggerClient(server.url, timeout_ms=50, fallback=FALLBACK) as client:
+            start = time.perf_counter()
+            result = client.tag("a", "b")
+            elapsed_ms = (time.perf_counter() - start) * 1000
+        assert result["fallback"] is True and elapsed_ms < 50 + 40
+
+        async def scenario():
+            async with AsyncTaggerClient(server.url, timeout_ms=50, fallback=FALLBACK) as client:
+                start = time.perf_counter()
+                result = await client.tag("a", "b")
+                return result, (time.perf_counter() - start) * 1000
+        result, elapsed_ms = asyncio.run(scenario())
+        assert result["fallback"] is True and elapsed_ms < 50 + 40
+    finally:
+        server.close()
