@@ -52,6 +52,12 @@ def build(config_name: str, kwargs: dict):
     return model.cuda().eval()
 
 
+def _summary(times_ms: list[float]) -> dict:
+    a = np.asarray(times_ms)
+    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
+            "mean_ms": float(a.mean()), "runs": len(times_ms)}
+
+
 @torch.inference_mode()
 def one_tagging(model, system_ids, user_ids, new_tokens: int, cached) -> None:
     """Prefill (user part only when `cached` holds the system prefix) then greedy decode."""
@@ -93,9 +99,7 @@ def measure(model, system_len: int, user_len: int, new_tokens: int, cached: bool
         torch.cuda.synchronize()
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1000)
-    a = np.asarray(times)
-    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
-            "mean_ms": float(a.mean()), "runs": runs}
+    return _summary(times)
 
 
 @torch.inference_mode()
@@ -115,9 +119,7 @@ def measure_compiled(model, prompt_len: int, new_tokens: int, runs: int, warmup:
         torch.cuda.synchronize()
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1000)
-    a = np.asarray(times)
-    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
-            "mean_ms": float(a.mean()), "runs": runs}
+    return _summary(times)
 
 
 def main() -> None:

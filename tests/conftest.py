@@ -60,3 +60,13 @@ def tiny_model(tiny_corpus, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_path(tiny_model, tmp_path_factory) -> Path:
     return tiny_model.save(tmp_path_factory.mktemp("saved") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def fake():
+    """A real HTTP upstream that behaves like vLLM (tests/fake_vllm.py), one per test module."""
+    from tests.fake_vllm import FakeVLLM
+
+    server = FakeVLLM().start()
+    yield server
+    server.stop()

@@ -9,7 +9,7 @@ import pytest
 
 from mood_tagger.cli import main
 from mood_tagger.data.jsonl import load_exchanges
-from tests.fake_vllm import FakeVLLM, child_message
+from tests.fake_vllm import child_message
 
 ROWS = [
     {"id": "u-1", "lang": "vi", "history": [{"role": "pika", "text": "Con voi ăn gì?"}],
@@ -24,13 +24,6 @@ ROWS = [
     {"id": "u-6", "lang": "vi", "user_last_message": "BAD tớ kể chuyện nè",
      "pika_response": "Hay quá, kể tiếp đi!"},
 ]
-
-
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeVLLM().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -25,17 +25,9 @@ from mood_tagger.errors import (BackendError, InputError, UpstreamHTTPError, Ups
                                 UpstreamTimeout)
 from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.settings import Settings
-from tests.fake_vllm import FakeVLLM
 
 EX = Exchange(user_last_message="con voi ăn cỏ ạ", pika_response="Đúng rồi, con giỏi lắm!",
               history=(Turn("pika", "Con voi ăn gì nhỉ?"),))
-
-
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeVLLM().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ from mood_tagger.backends import create_backend
 from mood_tagger.serving.app import create_app
 from mood_tagger.serving.server import ThreadedServer
 from mood_tagger.settings import Settings
-from tests.fake_vllm import FakeVLLM
 
 SLACK_MS = 60  # HTTP + a slow 2-core CI box; the cascade's own margin is 3 ms
 BODY = {"user_last_message": "2 cộng 3 bằng 5", "pika_response": "Chính xác! Tiếp câu sau nhé.",
@@ -20,10 +19,8 @@ BODY = {"user_last_message": "2 cộng 3 bằng 5", "pika_response": "Chính xá
 
 
 @pytest.fixture(scope="module")
-def upstream():
-    fake = FakeVLLM().start()
-    yield fake
-    fake.stop()
+def upstream(fake):
+    return fake
 
 
 @pytest.fixture(scope="module")
