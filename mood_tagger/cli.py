@@ -33,9 +33,8 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace):
     from mood_tagger.settings import Settings
 
-    keys = ("model", "backend", "llm_base_url", "llm_model", "llm_api_key", "llm_dialect",
-            "llm_timeout_ms", "llm_mode", "cascade_threshold", "host", "port", "workers")
-    return Settings().with_overrides(**{k: getattr(args, k, None) for k in keys})
+    # every flag named like a Settings field overrides it; flags left out stay None
+    return Settings().with_overrides(**{k: getattr(args, k, None) for k in Settings.model_fields})
 
 
 def backend_from_args(args: argparse.Namespace):

@@ -18,7 +18,7 @@ import httpx
 
 from mood_tagger.errors import BackendError, InputError
 
-DEFAULT_FALLBACK = {"emotion_name": "calm", "celebrate": "no"}
+DEADLINE_MARGIN_MS = 5.0  # the server is asked to answer this much before the client gives up
 
 
 class ServiceUnavailable(BackendError):
@@ -45,6 +45,14 @@ class _Base:
     def _budget(self, timeout_ms: float | None) -> float:
         return (timeout_ms / 1000) if timeout_ms is not None else self.timeout.read
 
+    @staticmethod
+    def _body(user, pika, history, deadline_ms, budget_s: float) -> dict:
+        """The request; without a deadline of its own, the server gets the client's budget
+        minus a margin, so its answer (e.g. the cascade's fallback) arrives in time."""
+        if deadline_ms is None:
+            deadline_ms = max(1.0, budget_s * 1000 - DEADLINE_MARGIN_MS)
+        return _payload(user, pika, history, deadline_ms)
+
     def _handle(self, response: httpx.Response | None, error: Exception | None) -> dict:
         if error is None and response is not None and response.status_code < 500:
             if response.status_code >= 400:
@@ -53,7 +61,10 @@ class _Base:
                 except (ValueError, KeyError, TypeError):
                     detail = response.text[:200]
                 raise InputError(f"the service refused the request ({response.status_code}): {detail}")
-            return response.json()
+            try:
+                return response.json()
+            except ValueError as exc:
+                error = exc  # a 2xx that is not JSON: the service is broken, not the request
         reason = type(error).__name__ if error is not None else f"http_{response.status_code}"
         if self.fallback is None:
             raise ServiceUnavailable(f"mood-tagger service at {self.base_url} failed ({reason}); "
@@ -62,31 +73,38 @@ class _Base:
 
 
 class TaggerClient(_Base):
-    """Blocking client. The timeout is a total budget for the call (httpx's own timeouts
-    count each phase separately), enforced by waiting on a worker thread."""
+    """Blocking client, safe to share between threads. The timeout is a total budget for the
+    call (httpx's own timeouts count each phase separately), enforced by waiting on a worker
+    thread; `max_concurrency` calls can be in flight at once."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, max_concurrency: int = 32, **kwargs):
         super().__init__(*args, **kwargs)
-        self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+        self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=self.timeout,
+                                  limits=httpx.Limits(max_connections=max_concurrency))
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_concurrency,
                                                            thread_name_prefix="mood-tagger-client")
 
     def tag(self, user: str, pika: str, history: list | None = None, *,
             deadline_ms: float | None = None, timeout_ms: float | None = None) -> dict:
         budget = self._budget(timeout_ms)
-        future = self._pool.submit(self._http.post, "/v1/tag",
-                                   json=_payload(user, pika, history, deadline_ms),
-                                   timeout=httpx.Timeout(budget))
+        try:
+            future = self._pool.submit(self._http.post, "/v1/tag",
+                                       json=self._body(user, pika, history, deadline_ms, budget),
+                                       timeout=httpx.Timeout(budget))
+        except RuntimeError as exc:  # submitted after close()
+            return self._handle(None, exc)
         try:
             response = future.result(timeout=budget)
         except concurrent.futures.TimeoutError:
+            future.cancel()  # drops it if it never started; a running request ends on its timeout
             return self._handle(None, httpx.ReadTimeout("total budget exceeded"))
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, RuntimeError) as exc:
             return self._handle(None, exc)
         return self._handle(response, None)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Returns at once: queued calls are cancelled, running ones end on their timeout."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
 
     def __enter__(self):
@@ -107,7 +125,7 @@ class AsyncTaggerClient(_Base):
         budget = self._budget(timeout_ms)
         try:
             response = await asyncio.wait_for(
-                self._http.post("/v1/tag", json=_payload(user, pika, history, deadline_ms),
+                self._http.post("/v1/tag", json=self._body(user, pika, history, deadline_ms, budget),
                                 timeout=httpx.Timeout(budget)), timeout=budget)
         except asyncio.TimeoutError:
             return self._handle(None, httpx.ReadTimeout("total budget exceeded"))

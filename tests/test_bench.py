@@ -7,7 +7,8 @@ import json
 from mood_tagger.cli import main
 
 
-def test_bench_writes_markdown_and_json(tiny_model_path, tmp_path, capsys):
+def test_bench_writes_markdown_and_json(tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOOD_TAGGER_API_KEY", "bench-key")  # the load must carry the token
     out = tmp_path / "bench.md"
     assert main(["bench", "--model", str(tiny_model_path), "--iterations", "200",
                  "--seconds", "0.3", "--soak", "1", "--out", str(out)]) == 0

@@ -208,3 +208,16 @@ def test_prompt_injection_never_leaves_the_schema(make_cascade, fake, injection,
     # the injection reached the model only as one escaped JSON string literal
     user_content = fake.requests[0]["messages"][1]["content"]
     assert user_content.count("\n") == 3 and user_content.endswith("\n[OUTPUT]")
+
+
+def test_closing_the_backend_mid_request_falls_back_on_the_async_path(make_cascade, fake):
+    fake.behaviour = "hang"
+    cascade = make_cascade(threshold=1.0)
+
+    async def scenario():
+        pending = asyncio.create_task(cascade.atag(EX, deadline_ms=3000))
+        await asyncio.sleep(0.2)
+        await cascade.llm.aclose()
+        return await pending
+    r = asyncio.run(scenario())
+    assert (r.backend, r.reason) == ("classifier", "llm_http_error")

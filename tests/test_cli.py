@@ -62,3 +62,20 @@ def test_console_script_runs(tiny_model_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["emotion_name"] in EMOTION_TAGS
+
+
+def test_eval_against_an_llm_counts_failures_instead_of_stopping(fake, tiny_corpus, capsys):
+    fake.reset()
+    calls = {"n": 0}
+
+    def every_third_fails(body):
+        calls["n"] += 1
+        return "http500" if calls["n"] % 3 == 0 else "ok"
+    fake.behaviour, fake.label = every_third_fails, ("happy", "no")
+    assert main(["eval", str(tiny_corpus), "--json", "--backend", "openai", "--llm-base-url",
+                 fake.url, "--llm-model", "teacher", "--llm-timeout-ms", "5000"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["failures"] == {"upstream_http_error": 4}   # requests 3, 6, 9, 12 of 14
+    assert metrics["n"] == 10 and metrics["backend"] == "openai"
+    assert len(fake.requests) == 14  # no warm-up calls to an LLM
+    fake.reset()

@@ -136,3 +136,35 @@ def test_timeout_is_a_total_budget_sync_and_async():
         assert result["fallback"] is True and elapsed_ms < 50 + 40
     finally:
         server.close()
+
+
+def test_many_threads_share_one_client_and_close_does_not_block(fast_server, slow_server):
+    import threading
+    import time
+
+    with TaggerClient(fast_server.url, timeout_ms=3000) as client:
+        results = []
+        threads = [threading.Thread(target=lambda i=i: results.append(
+            client.tag(f"{i} + 1 = {i + 1}", "Đúng rồi!"))) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 12 and all(r["emotion_name"] in EMOTION_TAGS for r in results)
+    slow = TaggerClient(slow_server.url, timeout_ms=5000, fallback=FALLBACK)
+    pending = threading.Thread(target=slow.tag, args=("a", "b"))
+    pending.start()
+    time.sleep(0.05)
+    start = time.perf_counter()
+    slow.close()
+    assert time.perf_counter() - start < 0.4  # the slow backend takes 0.5 s per request
+    assert slow.tag("a", "b")["fallback"] is True  # after close: fallback, not a crash
+    pending.join()
+
+
+def test_client_sends_its_budget_as_the_server_deadline(fast_server):
+    from mood_tagger.client import _Base
+
+    body = _Base._body("a", "b", None, None, budget_s=0.040)
+    assert body["deadline_ms"] == 35.0
+    assert _Base._body("a", "b", None, 20.0, budget_s=0.040)["deadline_ms"] == 20.0

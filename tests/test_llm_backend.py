@@ -314,3 +314,14 @@ def test_prompt_examples_match_build_user_content_and_are_valid_labels():
         assert build_user_content(ex) == f"[CONTEXT]\n{context}\n[OUTPUT]"
         seen.add(parse_json_reply(answer))
     assert {c for _, c in seen} == {"yes", "no"} and len({e for e, _ in seen}) >= 8
+
+
+def test_non_finite_logprobs_are_ignored():
+    from mood_tagger.backends.prompt import CODE_OF, parse_code_logprobs
+
+    top = [{"token": CODE_OF["happy|no"], "logprob": float("nan")},
+           {"token": CODE_OF["proud|yes"], "logprob": -0.1}]
+    emotions, p_yes = parse_code_logprobs(top)
+    assert emotions == [("proud", pytest.approx(1.0))] and p_yes == pytest.approx(1.0)
+    with pytest.raises(UpstreamInvalidOutput):
+        parse_code_logprobs([{"token": CODE_OF["happy|no"], "logprob": float("nan")}])

@@ -140,3 +140,28 @@ def test_openapi_contract(case):
     positive_data_acceptance is excluded: the schema cannot express the `[CONTEXT]` format or
     "not only whitespace", so some schema-valid bodies are rightly refused with a 400."""
     case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+
+def test_typed_content_parts_are_read_and_other_parts_ignored(client):
+    parts = [{"type": "text", "text": '[CONTEXT]\nuser_last_message: "2 + 2 bằng 4"\n'},
+             {"type": "image_url", "image_url": {"url": "http://example.invalid/x.png"}},
+             {"type": "text", "text": 'pika_response: "Chính xác! Giỏi quá!"\n[OUTPUT]\n'}]
+    r = client.post("/v1/chat/completions", json={"model": "m", "messages": [
+        {"role": "user", "content": parts}]})
+    assert r.status_code == 200, r.text
+    assert json.loads(r.json()["choices"][0]["message"]["content"])["emotion_name"] in EMOTION_TAGS
+
+
+def test_chat_content_size_is_bounded_and_newline_floods_are_plain_errors(client):
+    too_long = client.post("/v1/chat/completions", json=_chat("x" * 64_001))
+    assert too_long.status_code == 422 and too_long.json()["error"]["param"] == "messages.1.content"
+    flood = client.post("/v1/chat/completions", json=_chat("\n" * 60_000 + "pika_response: x"))
+    assert flood.status_code == 400 and "expected format" in flood.json()["error"]["message"]
+
+
+def test_batch_errors_name_the_item(client):
+    items = [{"user_last_message": "a", "pika_response": "b"},
+             {"user_last_message": "   ", "pika_response": "b"}]
+    r = client.post("/v1/tag/batch", json={"items": items})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"].startswith("items[1].user_last_message: must not be empty")

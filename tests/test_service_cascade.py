@@ -19,13 +19,8 @@ BODY = {"user_last_message": "2 cộng 3 bằng 5", "pika_response": "Chính xá
 
 
 @pytest.fixture(scope="module")
-def upstream(fake):
-    return fake
-
-
-@pytest.fixture(scope="module")
-def service(upstream, tiny_model_path):
-    settings = Settings(model=tiny_model_path, backend="cascade", llm_base_url=upstream.url,
+def service(fake, tiny_model_path):
+    settings = Settings(model=tiny_model_path, backend="cascade", llm_base_url=fake.url,
                         llm_model="teacher", cascade_threshold=1.0, llm_timeout_ms=5000)
     app = create_app(settings, backend=create_backend("cascade", settings))
     with ThreadedServer(app) as srv, httpx.Client(base_url=srv.url, timeout=10) as http:
@@ -37,9 +32,9 @@ def service(upstream, tiny_model_path):
                                                ("http500", "llm_http_error"),
                                                ("malformed", "llm_invalid_output"),
                                                ("obey", "llm_invalid_output")])
-def test_deadline_holds_and_classifier_answers_on_failure(service, upstream, behaviour, reason):
-    upstream.reset()
-    upstream.behaviour, upstream.delay_s = behaviour, 1.0
+def test_deadline_holds_and_classifier_answers_on_failure(service, fake, behaviour, reason):
+    fake.reset()
+    fake.behaviour, fake.delay_s = behaviour, 1.0
     start = time.perf_counter()
     r = service.post("/v1/tag", json=BODY | {"deadline_ms": 50})
     elapsed_ms = (time.perf_counter() - start) * 1000
@@ -51,12 +46,12 @@ def test_deadline_holds_and_classifier_answers_on_failure(service, upstream, beh
     assert f'mood_tagger_tags_total{{backend="classifier",reason="{reason}"}}' in metrics
 
 
-def test_llm_answers_when_in_time_and_chat_route_takes_the_deadline_header(service, upstream):
-    upstream.reset()
-    upstream.behaviour, upstream.label = "ok", ("proud", "yes")
+def test_llm_answers_when_in_time_and_chat_route_takes_the_deadline_header(service, fake):
+    fake.reset()
+    fake.behaviour, fake.label = "ok", ("proud", "yes")
     r = service.post("/v1/tag", json=BODY | {"deadline_ms": 2000}).json()
     assert (r["backend"], r["reason"], r["emotion_name"]) == ("openai", "llm", "proud")
-    upstream.behaviour = "hang"
+    fake.behaviour = "hang"
     content = '[CONTEXT]\nuser_last_message: "5"\npika_response: "Đúng rồi!"\n[OUTPUT]\n'
     start = time.perf_counter()
     chat = service.post("/v1/chat/completions", headers={"X-Deadline-Ms": "40"},

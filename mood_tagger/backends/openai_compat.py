@@ -97,6 +97,8 @@ def _upstream_errors(url: str, timeout_ms: float):
     except concurrent.futures.CancelledError as exc:
         raise UpstreamHTTPError(f"{url}: the backend was closed while the request was in "
                                 "flight") from exc
+    except RuntimeError as exc:            # submitted while close() stopped the private loop
+        raise UpstreamHTTPError(f"{url}: the backend is closing ({exc})") from exc
     except UnicodeEncodeError as exc:      # e.g. a lone surrogate "\ud800" in a text
         raise BackendError(f"{url}: the exchange cannot be sent as UTF-8 ({exc.reason} at "
                            f"position {exc.start}); remove lone surrogates from the texts") from exc
@@ -259,7 +261,14 @@ class OpenAICompatBackend(Backend):
         budget_ms = self._budget_ms(deadline_ms)
         with _upstream_errors(self.url, budget_ms):
             future = asyncio.wrap_future(self._submit(exchange, budget_ms))
-            raw = await asyncio.wait_for(future, budget_ms / 1000 - (time.perf_counter() - start))
+            try:
+                raw = await asyncio.wait_for(future, budget_ms / 1000 - (time.perf_counter() - start))
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise                  # our caller cancelled us: let it
+                raise UpstreamHTTPError(f"{self.url}: the backend was closed while the request "
+                                        "was in flight") from None
         return self._result(raw, start)
 
     # ----- connections ------------------------------------------------------------------------

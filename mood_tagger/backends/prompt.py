@@ -131,7 +131,8 @@ def parse_code_logprobs(top_logprobs: object) -> tuple[list[tuple[str, float]], 
     for entry in top_logprobs if isinstance(top_logprobs, list) else ():
         token = entry.get("token") if isinstance(entry, dict) else None
         logprob = entry.get("logprob") if isinstance(entry, dict) else None
-        if isinstance(token, str) and token.strip() in LABEL_CODES and isinstance(logprob, (int, float)):
+        if (isinstance(token, str) and token.strip() in LABEL_CODES
+                and isinstance(logprob, (int, float)) and math.isfinite(logprob)):
             label = LABEL_CODES[token.strip()]
             mass[label] = mass.get(label, 0.0) + math.exp(min(float(logprob), 0.0))
     total = sum(mass.values())

@@ -12,6 +12,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -99,14 +100,16 @@ class ServerProcess:
         self.port = _free_port()
         cmd = [sys.executable, "-m", "mood_tagger.cli", "serve", "--port", str(self.port),
                "--workers", str(workers)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        self.log = tempfile.TemporaryFile()  # read only if the server fails; a pipe could fill up
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log,
                                      env=os.environ | env)
 
     def __enter__(self) -> "ServerProcess":
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + self.proc.stderr.read().decode()[-2000:])
+                self.log.seek(0)
+                raise RuntimeError("server exited: " + self.log.read().decode()[-2000:])
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
                     return self
@@ -122,12 +125,13 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.proc.stderr.close()
+        self.log.close()
 
 
-def _load(port: int, path: str, bodies, concurrency: int, seconds: float) -> dict:
+def _load(port: int, path: str, bodies, concurrency: int, seconds: float,
+          token: str | None) -> dict:
     r = asyncio.run(run_load("127.0.0.1", port, path, bodies, concurrency=concurrency,
-                             seconds=seconds))
+                             seconds=seconds, token=token))
     return {"route": path, "concurrency": concurrency, "requests": r.requests, "errors": r.errors,
             "seconds": round(r.seconds, 2), "throughput_rps": len(r.latencies_ms) / r.seconds,
             **percentiles(r.latencies_ms)}
@@ -135,20 +139,21 @@ def _load(port: int, path: str, bodies, concurrency: int, seconds: float) -> dic
 
 def bench_http(env: dict[str, str], *, seconds: float, soak_s: float,
                concurrencies=(1, 8, 64)) -> dict:
+    token = env.get("MOOD_TAGGER_API_KEY")
     runs = []
     with ServerProcess(env) as server:
         pid = server.proc.pid
         sampler = MemorySampler(pid, every_s=0.5)
         sampler.start()
         for c in tqdm(concurrencies, desc="http /v1/tag", leave=False):
-            runs.append(_load(server.port, "/v1/tag", tag_bodies(), c, seconds))
-        runs.append(_load(server.port, "/v1/chat/completions", chat_bodies(), 1, seconds))
+            runs.append(_load(server.port, "/v1/tag", tag_bodies(), c, seconds, token))
+        runs.append(_load(server.port, "/v1/chat/completions", chat_bodies(), 1, seconds, token))
         sampler.stop()
         soak = None
         if soak_s > 0:
             soak_sampler = MemorySampler(pid, every_s=1.0)
             soak_sampler.start()
-            soak = _load(server.port, "/v1/tag", tag_bodies(), 8, soak_s)
+            soak = _load(server.port, "/v1/tag", tag_bodies(), 8, soak_s, token)
             rss = [mb for _, mb in soak_sampler.stop()]
             soak["rss_mb_first"], soak["rss_mb_last"] = rss[0], rss[-1]
             soak["rss_mb_max"] = max(rss)

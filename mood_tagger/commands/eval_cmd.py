@@ -16,8 +16,8 @@ def run(args) -> int:
     golds = load_exchanges([args.file])
     backend = backend_from_args(args)
     try:
-        metrics, results = evaluate_backend(backend, golds, progress=not args.json,
-                                             deadline_ms=args.deadline_ms)
+        metrics, results, answered = evaluate_backend(backend, golds, progress=not args.json,
+                                                       deadline_ms=args.deadline_ms)
     finally:
         backend.close()
     metrics["model"] = backend.model_name
@@ -27,8 +27,10 @@ def run(args) -> int:
     else:
         print(format_report(metrics, f"{Path(args.file).name} · backend {backend.name} · "
                                      f"model {backend.model_name}"))
+        if metrics["failures"]:
+            print(f"\nnot answered (left out of the metrics): {metrics['failures']}")
     if args.plot:
-        path = plot_confusion([g.emotion_name for g in golds], [r.emotion_name for r in results],
+        path = plot_confusion([g.emotion_name for g in answered], [r.emotion_name for r in results],
                               args.plot, f"{Path(args.file).name}: emotion confusion "
                                          f"({backend.model_name})")
         if not args.json:

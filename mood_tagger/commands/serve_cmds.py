@@ -13,10 +13,6 @@ def run_serve(args) -> int:
     from mood_tagger.serving.server import serve
 
     settings = settings_from_args(args)
-    if args.api_key:
-        settings = settings.with_overrides(api_key=args.api_key)
-    if args.log_requests:
-        settings = settings.with_overrides(log_requests=True)
     if settings.backend in ("classifier", "cascade"):
         TaggerModel.load(settings.model)  # fail fast with a clear error before uvicorn starts
     serve(settings, access_log=args.access_log)
@@ -52,7 +48,7 @@ def add_parser(sub, add_backend_options) -> None:
     p.add_argument("--port", type=int, help="port (default 7862)")
     p.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
     p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (MOOD_TAGGER_API_KEY)")
-    p.add_argument("--log-requests", action="store_true",
+    p.add_argument("--log-requests", action="store_true", default=None,
                    help="log children's messages (off by default: they are private)")
     p.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only)")
     add_backend_options(p)

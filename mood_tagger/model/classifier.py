@@ -24,7 +24,6 @@ from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS
 
 FORMAT_VERSION = 1
 N_EMOTIONS = len(EMOTION_TAGS)
-WEIGHT_NAMES = ("idf", "W1", "b1", "W2", "b2")
 
 
 def default_model_path() -> Path:

@@ -81,9 +81,14 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.settings = settings
     app.state.metrics = metrics
 
-    async def tag_one(request: Request, user, pika, history, deadline_ms) -> dict:
-        """Validate, then tag within the deadline counted from the request's arrival."""
-        ex = make_exchange(user, pika, history)
+    def exchange_of(user, pika, history, where: str = ""):
+        try:
+            return make_exchange(user, pika, history)
+        except InputError as exc:
+            raise InputError(f"{where}{exc}") from exc
+
+    async def tag_one(request: Request, ex, deadline_ms) -> dict:
+        """Tag within the deadline counted from the request's arrival."""
         deadline = deadline_ms or settings.default_deadline_ms
         arrived = request.scope.get("state", {}).get("arrived")
         if arrived is not None:
@@ -91,8 +96,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         result = await app.state.backend.atag(ex, deadline)
         metrics.tags.labels(result.backend, result.reason).inc()
         if settings.log_requests:
-            log.info("tag user=%r pika=%r -> %s/%s", user, pika, result.emotion_name,
-                     result.celebrate)
+            log.info("tag user=%r pika=%r -> %s/%s", ex.user_last_message, ex.pika_response,
+                     result.emotion_name, result.celebrate)
         return result.to_dict()
 
     # ----- errors: one table -------------------------------------------------
@@ -128,14 +133,16 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     @app.post("/v1/tag", response_model=TagResponse, responses=ERROR_RESPONSES)
     async def tag(req: TagRequest, request: Request) -> dict:
         """Tag one exchange."""
-        return await tag_one(request, req.user_last_message, req.pika_response,
-                             _turns(req.history), req.deadline_ms)
+        ex = exchange_of(req.user_last_message, req.pika_response, _turns(req.history))
+        return await tag_one(request, ex, req.deadline_ms)
 
     @app.post("/v1/tag/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
     async def tag_batch(req: BatchRequest, request: Request) -> dict:
         """Tag up to 256 exchanges; results come back in the same order."""
-        jobs = [tag_one(request, r.user_last_message, r.pika_response, _turns(r.history),
-                        r.deadline_ms) for r in req.items]
+        # every item is validated before any is tagged; errors name the item
+        exchanges = [exchange_of(r.user_last_message, r.pika_response, _turns(r.history),
+                                 f"items[{i}].") for i, r in enumerate(req.items)]
+        jobs = [tag_one(request, ex, r.deadline_ms) for ex, r in zip(exchanges, req.items)]
         return {"results": await asyncio.gather(*jobs)}
 
     @app.post("/v1/chat/completions", responses=ERROR_RESPONSES)
@@ -152,7 +159,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                              f"{chat_format.EXPECTED_FORMAT}")
         content = chat_format.message_text(users[-1].content)
         user, pika, history = chat_format.parse_context(content)
-        result = await tag_one(request, user, pika, history, x_deadline_ms)
+        result = await tag_one(request, exchange_of(user, pika, history), x_deadline_ms)
         answer = json.dumps({"emotion_name": result["emotion_name"],
                              "celebrate": result["celebrate"]}, ensure_ascii=False)
         prompt_tokens = sum(len(chat_format.message_text(m.content)) for m in req.messages) // 4

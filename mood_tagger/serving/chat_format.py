@@ -23,11 +23,13 @@ from mood_tagger.errors import InputError
 EXPECTED_FORMAT = ('[CONTEXT]\\nuser_last_message: "<child\'s message>"\\n'
                    'pika_response: "<Pika\'s reply>"\\n[OUTPUT]')
 MAX_HISTORY_JSON_CHARS = 200_000
-_USER = re.compile(r'user_last_message:\s*"')
-_PIKA = re.compile(r'\n\s*pika_response:\s*"')
-_OUTPUT = re.compile(r"\n\s*\[OUTPUT\]")
-_HISTORY_JSON = re.compile(r"^\s*history:\s*(\[.*\])\s*$", re.MULTILINE)
-_HISTORY_ITEM = re.compile(r'^\s*-\s*(pika|child):\s*(".*")\s*$', re.MULTILINE)
+# Horizontal whitespace only ([ \t]), never \s: a pattern that can run across newlines makes
+# the scan quadratic in the number of lines, and the content comes from the network.
+_USER = re.compile(r'user_last_message:[ \t]*"')
+_PIKA = re.compile(r'\n[ \t]*pika_response:[ \t]*"')
+_OUTPUT = re.compile(r"\n[ \t]*\[OUTPUT\]")
+_HISTORY_JSON = re.compile(r"^[ \t]*history:[ \t]*(\[.*\])[ \t]*$", re.MULTILINE)
+_HISTORY_ITEM = re.compile(r'^[ \t]*-[ \t]*(pika|child):[ \t]*(".*")[ \t]*$', re.MULTILINE)
 
 
 def _decode(raw: str) -> str:
@@ -84,11 +86,13 @@ def parse_context(content: str) -> tuple[str, str, list | None]:
     return user, pika, _history(content[:user_m.start()])
 
 
-def message_text(content: str | list | None) -> str:
-    """OpenAI content: a string or a list of {"type": "text", "text": "..."} parts."""
+def message_text(content) -> str:
+    """OpenAI content: a string, or a list of parts of which the {"type": "text"} ones count."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p["text"] for p in content
-                       if isinstance(p, dict) and isinstance(p.get("text"), str))
+        texts = (getattr(p, "text", None) if not isinstance(p, dict) else p.get("text")
+                 for p in content
+                 if (getattr(p, "type", None) if not isinstance(p, dict) else p.get("type")) == "text")
+        return "".join(t for t in texts if isinstance(t, str))
     return ""

@@ -50,16 +50,21 @@ class BatchResponse(BaseModel):
     results: list[TagResponse]
 
 
-class TextPart(BaseModel):
+MAX_CHAT_CONTENT = 64_000
+
+
+class ContentPart(BaseModel):
+    """An OpenAI content part; only {"type": "text", "text": "..."} parts are read."""
+
     model_config = ConfigDict(extra="allow")
     type: str = "text"
-    text: str
+    text: str | None = Field(default=None, max_length=MAX_CHAT_CONTENT)
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: str
-    content: str | list[TextPart] | None = None
+    content: str | list[ContentPart] | None = Field(default=None, max_length=MAX_CHAT_CONTENT)
 
 
 class ChatRequest(BaseModel):

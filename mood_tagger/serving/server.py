@@ -11,14 +11,10 @@ import uvicorn
 
 from mood_tagger.settings import Settings
 
-ENV_KEYS = ("model", "backend", "api_key", "log_requests", "llm_base_url", "llm_model",
-            "llm_api_key", "llm_dialect", "llm_timeout_ms", "llm_mode", "cascade_threshold")
-
-
 def settings_env(settings: Settings) -> dict[str, str]:
     """The MOOD_TAGGER_* variables that rebuild these settings in another process."""
-    return {f"MOOD_TAGGER_{key.upper()}": str(getattr(settings, key)) for key in ENV_KEYS
-            if getattr(settings, key) is not None}
+    return {f"MOOD_TAGGER_{key.upper()}": str(getattr(settings, key))
+            for key in type(settings).model_fields if getattr(settings, key) is not None}
 
 
 def serve(settings: Settings, *, access_log: bool = False) -> None:
