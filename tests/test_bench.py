@@ -1,17 +1,24 @@
-"""`mood-tagger bench` runs end to end (tiny durations): it measures, it does not assert speed."""
+"""`mood-tagger bench` runs end to end (tiny durations): it measures, it does not assert speed.
+
+It runs as a subprocess, as a user runs it: its load generator and server must not share
+this test process with the timing-sensitive deadline tests."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
-from mood_tagger.cli import main
 
-
-def test_bench_writes_markdown_and_json(tiny_model_path, tmp_path, monkeypatch):
-    monkeypatch.setenv("MOOD_TAGGER_API_KEY", "bench-key")  # the load must carry the token
+def test_bench_writes_markdown_and_json(tiny_model_path, tmp_path):
     out = tmp_path / "bench.md"
-    assert main(["bench", "--model", str(tiny_model_path), "--iterations", "200",
-                 "--seconds", "0.3", "--soak", "1", "--out", str(out)]) == 0
+    env = os.environ | {"MOOD_TAGGER_API_KEY": "bench-key"}  # the load must carry the token
+    proc = subprocess.run([sys.executable, "-m", "mood_tagger.cli", "bench", "--model",
+                           str(tiny_model_path), "--iterations", "200", "--seconds", "0.3",
+                           "--soak", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.with_suffix(".json").read_text())
     assert result["in_process"]["iterations"] == 200
     runs = result["http"]["runs"]
