@@ -39,7 +39,8 @@ class Prediction:
     celebrate_p: float
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax; the one the trainer, its calibration and inference all use."""
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
@@ -98,8 +99,8 @@ class TaggerModel:
         """(emotion probabilities n × 13 in EMOTION_TAGS order, P(celebrate = yes) of length n)."""
         logits = np.stack([self._logits_one(self.feature_ids(ex)) for ex in exchanges]) \
             if exchanges else np.zeros((0, N_EMOTIONS + 2), dtype=np.float32)
-        emo = _softmax(logits[:, :N_EMOTIONS] / self.t_emotion)
-        cel = _softmax(logits[:, N_EMOTIONS:] / self.t_celebrate)[:, 1]
+        emo = softmax(logits[:, :N_EMOTIONS] / self.t_emotion)
+        cel = softmax(logits[:, N_EMOTIONS:] / self.t_celebrate)[:, 1]
         return emo, cel
 
     def predict(self, exchanges: Sequence[Exchange], top_k: int = 3) -> list[Prediction]:

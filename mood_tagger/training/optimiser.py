@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-N_EMO = 13
+from mood_tagger.model.classifier import N_EMOTIONS as N_EMO
+from mood_tagger.model.classifier import softmax
 
 
 @dataclass
@@ -38,12 +39,6 @@ class Adam:
         m_hat = m[sel] / (1 - self.beta1 ** self.t)
         v_hat = v[sel] / (1 - self.beta2 ** self.t)
         param[sel] -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def init_weights(n_features: int, hidden: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

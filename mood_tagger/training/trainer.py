@@ -20,9 +20,10 @@ from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import InputError
 from mood_tagger.features import FeatureConfig, extract
 from mood_tagger.labels import EMOTION_TAGS
-from mood_tagger.model.classifier import TaggerModel
+from mood_tagger.model.classifier import N_EMOTIONS as N_EMO
+from mood_tagger.model.classifier import TaggerModel, softmax
 from mood_tagger.training import matrix
-from mood_tagger.training.optimiser import N_EMO, Adam, forward, init_weights, softmax, train_epoch
+from mood_tagger.training.optimiser import Adam, forward, init_weights, train_epoch
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(5.0), 81))
 
