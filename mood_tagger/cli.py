@@ -18,8 +18,10 @@ EXIT_CODES = {DataError: 2, InputError: 2, ModelError: 3, BackendError: 4, MoodT
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("backend (also MOOD_TAGGER_* environment variables)")
-    g.add_argument("--model", type=Path, help="classifier model folder (default: shipped model)")
-    g.add_argument("--backend", help="classifier (default), openai or cascade")
+    g.add_argument("--model", type=Path, help="n-gram classifier model folder (default: shipped model)")
+    g.add_argument("--backend", help="encoder, classifier, openai or cascade (see README)")
+    g.add_argument("--encoder-model", type=Path,
+                   help="encoder model folder (default: mood_tagger/models/encoder)")
     g.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--llm-model", help="model name the LLM server serves")
     g.add_argument("--llm-api-key", help="bearer token for the LLM server")
@@ -27,7 +29,8 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--llm-timeout-ms", type=float, help="per-request timeout of the LLM call")
     g.add_argument("--llm-mode", help="json (~15 tokens) or one-token")
     g.add_argument("--cascade-threshold", type=float,
-                   help="cascade: ask the LLM when the classifier's top probability is below P")
+                   help="cascade: ask the next tier when the top emotion probability is below P")
+    g.add_argument("--cascade-tiers", help="cascade: backends in order, e.g. classifier,encoder,openai")
 
 
 def settings_from_args(args: argparse.Namespace):

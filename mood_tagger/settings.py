@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mood_tagger.model.classifier import default_model_path
+from mood_tagger.model.encoder_model import default_encoder_path
 
 
 class Settings(BaseSettings):
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     llm_timeout_ms: float = Field(default=1000.0, gt=0)
     llm_mode: str = "json"              # "json" or "one-token"
     cascade_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    cascade_tiers: str = "classifier,openai"    # backends by name, first answers always
+    # encoder tier (the fine-tuned e5-small, ONNX)
+    encoder_model: Path = Field(default_factory=default_encoder_path, description="encoder model folder")
+    encoder_max_batch: int = Field(default=16, ge=1, le=256)
+    encoder_max_wait_ms: float = Field(default=2.0, ge=0.0, le=50.0)
 
     def with_overrides(self, **values) -> "Settings":
         """A validated copy with the non-None values of CLI flags applied."""

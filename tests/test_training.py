@@ -87,7 +87,7 @@ def test_loading_a_non_model_folder_says_how_to_fix(tmp_path):
 
 
 def test_celebrate_threshold_is_the_middle_of_the_best_plateau():
-    from mood_tagger.training.trainer import _celebrate_threshold
+    from mood_tagger.training.calibration import celebrate_threshold as _celebrate_threshold
 
     p_yes = np.array([0.1, 0.2, 0.35, 0.6, 0.9, 0.95])
     y = np.array([0, 0, 0, 1, 1, 1])
@@ -101,7 +101,7 @@ def test_celebrate_threshold_is_the_middle_of_the_best_plateau():
 
 def test_calibration_split_keeps_augmented_copies_with_their_source(tiny_corpus):
     from mood_tagger.data.augment import augment
-    from mood_tagger.training.trainer import _calibration_split
+    from mood_tagger.training.calibration import calibration_split as _calibration_split
 
     source = load_exchanges([tiny_corpus])
     everything = source + augment(source, seed=2)

@@ -34,6 +34,15 @@ class Backend(ABC):
     """Tags one exchange. Implementations register themselves with @register("name")."""
 
     name: str = "abstract"
+    # What callers may rely on: "in_process" (no network), "probabilities" (emotion_top and
+    # celebrate_p are filled), "batched" (concurrent requests share forward passes),
+    # "remote" (an upstream server that can be down).
+    capabilities: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings) -> "Backend":
+        """Build the backend from a Settings object (every registered backend implements it)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be built from settings")
 
     @abstractmethod
     def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
@@ -54,6 +63,11 @@ class Backend(ABC):
         """Release connections held by the sync path."""
 
 
+# Built-in backends by name, as "module:Class", imported only when asked for (no import circle).
+BUILTIN = {"classifier": "mood_tagger.backends.classifier:ClassifierBackend",
+           "encoder": "mood_tagger.backends.encoder:EncoderBackend",
+           "openai": "mood_tagger.backends.openai_compat:OpenAICompatBackend",
+           "cascade": "mood_tagger.backends.cascade:CascadeBackend"}
 _REGISTRY: dict[str, Callable[..., Backend]] = {}
 
 
@@ -65,15 +79,18 @@ def register(name: str):
     return wrap
 
 
-def _load_builtin() -> None:
-    # Importing the modules runs their @register decorators.
-    from mood_tagger.backends import cascade, classifier, openai_compat  # noqa: F401
+def backend_class(name: str) -> type[Backend]:
+    if name not in _REGISTRY and name in BUILTIN:
+        import importlib
+        module, _cls = BUILTIN[name].split(":")
+        importlib.import_module(module)          # runs its @register
+    if name not in _REGISTRY:
+        names = sorted(set(BUILTIN) | set(_REGISTRY))
+        raise InputError(f"unknown backend {name!r}; expected one of {names} "
+                         "(--backend or MOOD_TAGGER_BACKEND)")
+    return _REGISTRY[name]
 
 
 def create_backend(name: str, settings) -> Backend:
     """Build the backend `name` from a Settings object."""
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown backend {name!r}; expected one of {sorted(_REGISTRY)} "
-                         "(--backend or MOOD_TAGGER_BACKEND)")
-    return _REGISTRY[name].from_settings(settings)
+    return backend_class(name).from_settings(settings)

@@ -1,4 +1,7 @@
-"""The cascade: the classifier answers first; the LLM only when it is unsure and time allows.
+"""The cascade: the first tier answers; each later tier only when the answer so far is unsure
+and time allows. Tiers are backends by name, in any order (MOOD_TAGGER_CASCADE_TIERS, e.g.
+"classifier,encoder,openai"); the reasons below name the LLM tier, an encoder tier says
+"encoder", "encoder_timeout", … in the same way.
 
     reason          backend      when
     confident       classifier   top emotion probability ≥ cascade_threshold (1.0: always ask)
@@ -21,8 +24,6 @@ import time
 from dataclasses import replace
 
 from mood_tagger.backends.base import Backend, TagResult, register
-from mood_tagger.backends.classifier import ClassifierBackend
-from mood_tagger.backends.openai_compat import OpenAICompatBackend
 from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import BackendError, UpstreamHTTPError, UpstreamInvalidOutput, UpstreamTimeout
 
@@ -44,62 +45,85 @@ def _fallback_reason(exc: Exception) -> str:
 
 @register("cascade")
 class CascadeBackend(Backend):
-    def __init__(self, classifier: Backend, llm: Backend, *, threshold: float = 0.6,
+    capabilities = frozenset({"probabilities"})
+
+    def __init__(self, first: Backend, *later: Backend, threshold: float = 0.6,
                  default_deadline_ms: float = 50.0):
-        self.classifier, self.llm = classifier, llm
+        if not later:
+            raise ValueError("a cascade needs at least two tiers")
+        self.tiers = (first, *later)
         self.threshold, self.default_deadline_ms = threshold, default_deadline_ms
+
+    @property
+    def classifier(self) -> Backend:
+        return self.tiers[0]
+
+    @property
+    def llm(self) -> Backend:
+        return self.tiers[-1]
 
     @classmethod
     def from_settings(cls, settings) -> "CascadeBackend":
-        return cls(ClassifierBackend.from_settings(settings), OpenAICompatBackend.from_settings(settings),
-                   threshold=settings.cascade_threshold,
+        from mood_tagger.backends.base import create_backend
+        names = [n.strip() for n in settings.cascade_tiers.split(",") if n.strip()]
+        if len(names) < 2 or "cascade" in names:
+            raise BackendError(f"cascade_tiers={settings.cascade_tiers!r}: name two or more backends "
+                               "other than cascade, e.g. 'classifier,encoder,openai'")
+        return cls(*(create_backend(n, settings) for n in names), threshold=settings.cascade_threshold,
                    default_deadline_ms=settings.default_deadline_ms)
 
     @property
     def model_name(self) -> str:
-        return f"{self.classifier.model_name}+{self.llm.model_name}"
+        return "+".join(t.model_name for t in self.tiers)
 
-    def _first(self, exchange: Exchange, deadline_ms: float | None):
-        """The classifier's answer, and the ms left for the LLM (None: do not ask it)."""
-        start = time.perf_counter()
-        deadline = self.default_deadline_ms if deadline_ms is None else deadline_ms
-        first = self.classifier.tag(exchange)
-        top_p = first.emotion_top[0][1] if first.emotion_top else 0.0
-        if self.threshold < 1.0 and top_p >= self.threshold:
-            return start, first, "confident", None
-        left = deadline - (time.perf_counter() - start) * 1000 - SAFETY_MARGIN_MS
-        if left < MIN_LLM_MS:
-            return start, first, "no_time_left", None
-        return start, first, "", left
+    def _unsure(self, result: TagResult) -> bool:
+        top_p = result.emotion_top[0][1] if result.emotion_top else 0.0
+        return self.threshold >= 1.0 or top_p < self.threshold
 
     @staticmethod
     def _done(result: TagResult, start: float, **changes) -> TagResult:
         return replace(result, latency_ms=(time.perf_counter() - start) * 1000, **changes)
 
+    def _left(self, start: float, deadline: float) -> float | None:
+        left = deadline - (time.perf_counter() - start) * 1000 - SAFETY_MARGIN_MS
+        return left if left >= MIN_LLM_MS else None
+
     def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
-        start, first, reason, left = self._first(exchange, deadline_ms)
-        if left is None:
-            return self._done(first, start, backend="classifier", reason=reason)
-        try:
-            answer = self.llm.tag(exchange, left)
-        except Exception as exc:            # noqa: BLE001 - the classifier's answer is always there
-            return self._done(first, start, backend="classifier", reason=_fallback_reason(exc))
+        start = time.perf_counter()
+        deadline = self.default_deadline_ms if deadline_ms is None else deadline_ms
+        answer = self.tiers[0].tag(exchange)
+        for tier in self.tiers[1:]:
+            if not self._unsure(answer):
+                return self._done(answer, start, reason="confident")
+            left = self._left(start, deadline)
+            if left is None:
+                return self._done(answer, start, reason="no_time_left")
+            try:
+                answer = tier.tag(exchange, left)
+            except Exception as exc:        # noqa: BLE001 - the answer so far is always there
+                return self._done(answer, start, reason=_fallback_reason(exc))
         return self._done(answer, start)
 
     async def atag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
-        start, first, reason, left = self._first(exchange, deadline_ms)
-        if left is None:
-            return self._done(first, start, backend="classifier", reason=reason)
-        try:
-            answer = await self.llm.atag(exchange, left)
-        except Exception as exc:            # noqa: BLE001 - the classifier's answer is always there
-            return self._done(first, start, backend="classifier", reason=_fallback_reason(exc))
+        start = time.perf_counter()
+        deadline = self.default_deadline_ms if deadline_ms is None else deadline_ms
+        answer = self.tiers[0].tag(exchange)
+        for tier in self.tiers[1:]:
+            if not self._unsure(answer):
+                return self._done(answer, start, reason="confident")
+            left = self._left(start, deadline)
+            if left is None:
+                return self._done(answer, start, reason="no_time_left")
+            try:
+                answer = await tier.atag(exchange, left)
+            except Exception as exc:        # noqa: BLE001 - the answer so far is always there
+                return self._done(answer, start, reason=_fallback_reason(exc))
         return self._done(answer, start)
 
     def close(self) -> None:
-        self.classifier.close()
-        self.llm.close()
+        for tier in self.tiers:
+            tier.close()
 
     async def aclose(self) -> None:
-        await self.classifier.aclose()
-        await self.llm.aclose()
+        for tier in self.tiers:
+            await tier.aclose()

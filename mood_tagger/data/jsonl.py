@@ -126,26 +126,37 @@ def _numbered_lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders become their *.jsonl files (recursively, sorted)."""
+def is_test_path(path: Path) -> bool:
+    """Held-out test data lives under a folder named `test` (e.g. data/test/): never trained on."""
+    return "test" in path.parts[:-1]
+
+
+def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False) -> list[Path]:
+    """Files as given; folders become their *.jsonl files (recursively, sorted).
+    `for_training` skips held-out test folders inside a folder, and refuses a test file given."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(p.rglob("*.jsonl"))
+            found = sorted(f for f in p.rglob("*.jsonl")
+                           if not (for_training and is_test_path(f.relative_to(p.parent))))
             if not found:
                 raise DataError("folder holds no *.jsonl file", path=str(p))
             out.extend(found)
         elif p.exists():
+            if for_training and is_test_path(p.resolve()):
+                raise DataError("is held-out test data (under a 'test' folder); never train on "
+                                "it: pass the training folders instead", path=str(p))
             out.append(p)
         else:
             raise DataError("no such file or folder; check the path", path=str(p))
     return out
 
 
-def load_exchanges(paths: Iterable[str | Path], *, require_labels: bool = True) -> list[Exchange]:
+def load_exchanges(paths: Iterable[str | Path], *, require_labels: bool = True,
+                   for_training: bool = False) -> list[Exchange]:
     """Load every exchange of the given files/folders; the first problem raises DataError."""
     return [_parse_line(line, path, number, require_labels)
-            for path in expand_paths(paths)
+            for path in expand_paths(paths, for_training=for_training)
             for number, line in _numbered_lines(_read(path))]
 
 

@@ -21,6 +21,8 @@ from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import ModelError
 from mood_tagger.features import FeatureConfig, extract
 from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS
+from mood_tagger.model.calibration import Calibration, softmax
+from mood_tagger.model.protocol import Prediction, read_config, to_predictions
 
 FORMAT_VERSION = 1
 N_EMOTIONS = len(EMOTION_TAGS)
@@ -29,21 +31,6 @@ N_EMOTIONS = len(EMOTION_TAGS)
 def default_model_path() -> Path:
     """The model shipped with the package: mood_tagger/models/default (package data)."""
     return Path(__file__).resolve().parents[1] / "models" / "default"
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    emotion_name: str
-    celebrate: str
-    emotion_top: list[tuple[str, float]]
-    celebrate_p: float
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax; the one the trainer, its calibration and inference all use."""
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 class TaggerModel:
@@ -63,10 +50,7 @@ class TaggerModel:
         self.activation = config["model"].get("activation", "relu")
         self.W2 = self.weights.get("W2")
         self.b2 = self.weights.get("b2")
-        cal = config.get("calibration", {})
-        self.t_emotion = float(cal.get("emotion_temperature", 1.0))
-        self.t_celebrate = float(cal.get("celebrate_temperature", 1.0))
-        self.celebrate_threshold = float(cal.get("celebrate_threshold", 0.5))
+        self.calibration = Calibration.from_config(config)
         if self.W1.shape[0] != len(self.vocab_list):
             raise ModelError(f"weights have {self.W1.shape[0]} feature rows but vocab.json has "
                              f"{len(self.vocab_list)} entries; the model folder is inconsistent")
@@ -99,20 +83,10 @@ class TaggerModel:
         """(emotion probabilities n × 13 in EMOTION_TAGS order, P(celebrate = yes) of length n)."""
         logits = np.stack([self._logits_one(self.feature_ids(ex)) for ex in exchanges]) \
             if exchanges else np.zeros((0, N_EMOTIONS + 2), dtype=np.float32)
-        emo = softmax(logits[:, :N_EMOTIONS] / self.t_emotion)
-        cel = softmax(logits[:, N_EMOTIONS:] / self.t_celebrate)[:, 1]
-        return emo, cel
+        return self.calibration.probabilities(logits)
 
     def predict(self, exchanges: Sequence[Exchange], top_k: int = 3) -> list[Prediction]:
-        emo, cel = self.predict_proba(exchanges)
-        out = []
-        for p_emo, p_yes in zip(emo, cel):
-            order = np.argsort(-p_emo)[:top_k]
-            top = [(EMOTION_TAGS[i], float(p_emo[i])) for i in order]
-            out.append(Prediction(emotion_name=top[0][0],
-                                  celebrate=CELEBRATE_VALUES[int(p_yes >= self.celebrate_threshold)],
-                                  emotion_top=top, celebrate_p=float(p_yes)))
-        return out
+        return to_predictions(*self.predict_proba(exchanges), self.calibration, top_k)
 
     def predict_one(self, ex: Exchange) -> Prediction:
         return self.predict([ex])[0]
@@ -121,7 +95,7 @@ class TaggerModel:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        config = dict(self.config, format_version=FORMAT_VERSION,
+        config = dict(self.config, format_version=FORMAT_VERSION, kind="sparse-ngram",
                       labels={"emotion": list(EMOTION_TAGS), "celebrate": list(CELEBRATE_VALUES)})
         (path / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n",
                                           encoding="utf-8")
@@ -142,8 +116,8 @@ class TaggerModel:
             raise ModelError(f"{path}: not a model folder (missing {', '.join(missing)}); "
                              "train one with 'mood-tagger train --out PATH' or omit --model "
                              "to use the shipped default")
+        config = read_config(path)
         try:
-            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
             vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
             with np.load(path / "weights.npz", allow_pickle=False) as npz:
                 weights = {k: npz[k] for k in npz.files}
@@ -153,9 +127,6 @@ class TaggerModel:
         if config.get("format_version") != FORMAT_VERSION:
             raise ModelError(f"{path}: model format {config.get('format_version')!r}, this "
                              f"version reads format {FORMAT_VERSION}; retrain the model")
-        labels = config.get("labels", {})
-        if labels.get("emotion") != list(EMOTION_TAGS):
-            raise ModelError(f"{path}: the model's emotion labels differ from LABELS.md's 13 tags")
         try:
             return cls(config, vocab, weights)
         except (KeyError, TypeError, ValueError) as exc:

@@ -23,10 +23,8 @@ from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.model.classifier import N_EMOTIONS as N_EMO
 from mood_tagger.model.classifier import TaggerModel, softmax
 from mood_tagger.training import matrix
+from mood_tagger.training.calibration import calibration_split, celebrate_threshold, nll_temperature
 from mood_tagger.training.optimiser import Adam, forward, init_weights, train_epoch
-
-TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(5.0), 81))
-
 
 @dataclass
 class TrainConfig:
@@ -53,52 +51,6 @@ class TrainConfig:
         data = asdict(self)
         data["features"] = self.features.to_dict()
         return data
-
-
-def _nll_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
-    """The temperature minimising the negative log-likelihood of soft or index targets."""
-    best_t, best = 1.0, np.inf
-    for t in TEMPERATURES:
-        p = softmax(logits / t)
-        if targets.ndim == 1:
-            nll = -np.log(p[np.arange(len(targets)), targets] + 1e-9).mean()
-        else:
-            nll = -(targets * np.log(p + 1e-9)).sum(1).mean()
-        if nll < best:
-            best_t, best = float(t), nll
-    return best_t
-
-
-def _celebrate_threshold(p_yes: np.ndarray, y: np.ndarray, target_precision: float,
-                         target_recall: float) -> float:
-    """The threshold in [0.2, 0.8] with the largest worst-case margin to the product targets,
-    max over t of min(P(t) - target_precision, R(t) - target_recall), on held-out data;
-    the middle of the plateau when several tie."""
-    grid = np.round(np.arange(0.20, 0.801, 0.025), 3)
-    margins = []
-    for thr in grid:
-        pred = p_yes >= thr
-        tp = float((pred & (y == 1)).sum())
-        prec = tp / pred.sum() if pred.sum() else 0.0
-        rec = tp / (y == 1).sum() if (y == 1).sum() else 0.0
-        margins.append(min(prec - target_precision, rec - target_recall))
-    margins = np.asarray(margins)
-    best = grid[margins >= margins.max() - 1e-9]
-    return float(best[len(best) // 2])
-
-
-def _calibration_split(exchanges: Sequence[Exchange], fraction: float, seed: int
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Held-out indices by source item: an augmented copy stays on its original's side,
-    otherwise near-copies leak into the held-out part and calibration is over-confident."""
-    groups = [str(ex.extra.get("augmented_from") or ex.id or i) for i, ex in enumerate(exchanges)]
-    unique = sorted(set(groups))
-    rng = np.random.default_rng(seed)
-    n_cal = max(1, int(round(fraction * len(unique))))
-    held = set(np.asarray(unique, dtype=object)[rng.permutation(len(unique))[:n_cal]])
-    cal = np.array([i for i, g in enumerate(groups) if g in held], dtype=np.int64)
-    fit = np.array([i for i, g in enumerate(groups) if g not in held], dtype=np.int64)
-    return cal, fit
 
 
 def _fit(X, y_emo, y_cel, cfg: TrainConfig, desc: str, progress: bool) -> dict[str, np.ndarray]:
@@ -135,18 +87,18 @@ def train_model(exchanges: Sequence[Exchange], cfg: TrainConfig | None = None, *
     y_emo_hard = np.array([EMOTION_TAGS.index(ex.emotion_name) for ex in exchanges])
     log(f"{len(exchanges)} exchanges, {len(vocab_list)} features")
 
-    cal, fit = _calibration_split(exchanges, cfg.calibration_fraction, cfg.seed)
+    cal, fit = calibration_split(exchanges, cfg.calibration_fraction, cfg.seed)
     n_cal = len(cal)
     w_split = _fit(X[fit], y_emo[fit], y_cel[fit], cfg, "train (calibration split)", progress)
     logits, _ = forward(X[cal], w_split, cfg.activation)
     calibration = {
         # calibrated against emotion_name (what strict accuracy counts), not the soft targets
-        "emotion_temperature": _nll_temperature(logits[:, :N_EMO], y_emo_hard[cal]),
-        "celebrate_temperature": _nll_temperature(logits[:, N_EMO:], y_cel[cal]),
+        "emotion_temperature": nll_temperature(logits[:, :N_EMO], y_emo_hard[cal]),
+        "celebrate_temperature": nll_temperature(logits[:, N_EMO:], y_cel[cal]),
         "held_out": int(n_cal),
     }
     p_yes = softmax(logits[:, N_EMO:] / calibration["celebrate_temperature"])[:, 1]
-    calibration["celebrate_threshold"] = _celebrate_threshold(
+    calibration["celebrate_threshold"] = celebrate_threshold(
         p_yes, y_cel[cal], cfg.celebrate_target_precision, cfg.celebrate_target_recall)
     log(f"calibration: {calibration}")
 

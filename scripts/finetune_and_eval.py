@@ -1,0 +1,82 @@
+"""Fine-tune the encoder once, export float32 and int8 ONNX folders, and measure both on
+every evaluation file given (per `group` where the file has one). For a GPU machine:
+
+    python scripts/finetune_and_eval.py --base build/e5-pruned.bin --out runs/enc12 \
+        --eval build/eval/dev.jsonl build/eval/dev-hard.jsonl data/test --layers 12
+
+Writes <out>/fp32/, <out>/int8/, <out>/results.json and <out>/logits.npz (raw logits
+per evaluation file and precision, for comparing tier combinations offline).
+"""
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from mood_tagger.data import load_exchanges
+from mood_tagger.encoder.export import export_model
+from mood_tagger.evaluation.metrics import compute_metrics
+from mood_tagger.model import load_model
+from mood_tagger.training.encoder_trainer import EncoderTrainConfig, train_encoder
+
+KEYS = ("emotion_strict", "emotion_lenient", "celebrate_accuracy", "celebrate_precision",
+        "celebrate_recall", "celebrate_f1")
+
+
+def summarise(golds, preds) -> dict:
+    m = compute_metrics(golds, [p.emotion_name for p in preds], [p.celebrate for p in preds])
+    out = {k: round(m[k], 4) for k in KEYS} | {"n": len(golds)}
+    groups = defaultdict(list)
+    for i, g in enumerate(golds):
+        if g.extra.get("group"):
+            groups[g.extra["group"]].append(i)
+    if groups:
+        out["by_group"] = {}
+        for name, idx in sorted(groups.items()):
+            mg = compute_metrics([golds[i] for i in idx], [preds[i].emotion_name for i in idx],
+                                 [preds[i].celebrate for i in idx])
+            out["by_group"][name] = {k: round(mg[k], 4) for k in KEYS} | {"n": len(idx)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--data", nargs="+", default=["data/hand", "data/augmented"])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--eval", nargs="+", default=[])
+    ap.add_argument("--config", default="{}", help="EncoderTrainConfig fields as JSON")
+    ap.add_argument("--layers", type=int, default=12)
+    args = ap.parse_args()
+    cfg = EncoderTrainConfig(**({"layers": args.layers} | json.loads(args.config)))
+    exchanges = load_exchanges(args.data, for_training=True)
+    t0 = time.time()
+    net, tok, config = train_encoder(exchanges, args.base, cfg, progress=False, log=print)
+    train_s = time.time() - t0
+    out = Path(args.out)
+    results = {"config": cfg.to_dict(), "train_seconds": round(train_s, 1),
+               "calibration": config["calibration"], "n_train": len(exchanges)}
+    logits = {}
+    for quant in ("none", "int8"):
+        folder = export_model(net, tok, dict(config, name=out.name), out / ("fp32" if quant == "none" else "int8"),
+                              quantize=quant)
+        model = load_model(folder)
+        results[quant] = {"onnx_mb": round((folder / "model.onnx").stat().st_size / 1e6, 1)}
+        for path in args.eval:
+            golds = load_exchanges([path])
+            preds = model.predict(golds)
+            results[quant][Path(path).stem] = summarise(golds, preds)
+            logits[f"{quant}/{Path(path).stem}"] = model.logits(model.token_ids(golds)) \
+                if len(golds) < 64 else np.concatenate(
+                    [model.logits(model.token_ids(golds[i:i + 32])) for i in range(0, len(golds), 32)])
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    np.savez_compressed(out / "logits.npz", **logits)
+    print(json.dumps({q: {k: {m: v for m, v in r.items() if m != "by_group"} if isinstance(r, dict) else r
+                          for k, r in results[q].items()} for q in ("none", "int8")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
