@@ -70,3 +70,6 @@ def fake():
     server = FakeVLLM().start()
     yield server
     server.stop()
+
+
+from tests.encoder_fixtures import tiny_encoder  # noqa: E402,F401  (session fixture)

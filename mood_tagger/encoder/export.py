@@ -11,8 +11,10 @@ quantisation); "none" keeps float32.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -29,14 +31,17 @@ def export_onnx_graph(net: torch.nn.Module, path: Path, opset: int = 17) -> Path
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.long)
     axes = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
             "logits": {0: "batch"}}
-    torch.onnx.export(net, (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
-                      output_names=["logits"], dynamic_axes=axes, opset_version=opset,
-                      dynamo=False)
+    with warnings.catch_warnings():       # tracing warns about shape-dependent Python branches
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
+                          output_names=["logits"], dynamic_axes=axes, opset_version=opset,
+                          dynamo=False)
     return path
 
 
 def quantize_int8(src: Path, dst: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # pre-processing hint
     quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
                      op_types_to_quantize=["MatMul", "Gather"])
     return dst
