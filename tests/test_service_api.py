@@ -64,6 +64,10 @@ def test_deadline_field_and_header_are_validated(client):
     bad = client.post("/v1/tag", json={"user_last_message": "a", "pika_response": "b",
                                        "deadline_ms": -1})
     assert bad.status_code == 422 and bad.json()["error"]["param"] == "deadline_ms"
+    for not_a_number in (True, "50"):
+        r = client.post("/v1/tag", json={"user_last_message": "a", "pika_response": "b",
+                                         "deadline_ms": not_a_number})
+        assert r.status_code == 422 and r.json()["error"]["param"] == "deadline_ms"
     hdr = client.post("/v1/chat/completions", headers={"X-Deadline-Ms": "-3"},
                       json=_chat('user_last_message: "a"\npika_response: "b"'))
     assert hdr.status_code == 422

@@ -15,7 +15,11 @@ def run(args) -> int:
         return run_encoder(args)
     from mood_tagger.evaluation.runner import evaluate_model
     from mood_tagger.features import FeatureConfig
-    from mood_tagger.training import TrainConfig, train_model
+    try:
+        from mood_tagger.training import TrainConfig, train_model
+    except ImportError as exc:
+        raise InputError(f"train needs the train extra ({exc.name} is missing): "
+                         "pip install -e '.[train]'") from exc
 
     cfg = _train_config(args, TrainConfig, FeatureConfig)
     exchanges = load_exchanges(args.data, for_training=True)

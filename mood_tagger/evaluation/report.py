@@ -35,8 +35,11 @@ def format_report(metrics: dict, title: str) -> str:
 
 
 def plot_confusion(gold: Sequence[str], pred: Sequence[str], path: str | Path, title: str) -> Path:
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError as exc:
+        from mood_tagger.errors import InputError
+        raise InputError("--plot needs matplotlib: pip install -e '.[train]'") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

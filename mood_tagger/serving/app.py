@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import logging
 import time
@@ -23,7 +24,7 @@ from mood_tagger.serving import chat_format
 from mood_tagger.serving.metrics import ServiceMetrics
 from mood_tagger.serving.middleware import GuardMiddleware, MetricsMiddleware, error_payload
 from mood_tagger.serving.schemas import (BatchRequest, BatchResponse, ChatRequest, ErrorResponse,
-                                         TagRequest, TagResponse)
+                                         TagRequest, TagResponse, TurnIn)
 from mood_tagger.settings import Settings
 
 log = logging.getLogger("mood_tagger.serving")
@@ -35,6 +36,7 @@ ERROR_STATUS: dict[type, tuple[int, str]] = {
     ModelError: (503, "model_unavailable"),
     MoodTaggerError: (500, "internal_error"),
 }
+KNOWN_FIELDS = sorted({*TagRequest.model_fields, *TurnIn.model_fields, *BatchRequest.model_fields})
 ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422)}
 
 
@@ -52,6 +54,10 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
         return ("the body is not valid JSON; send a JSON object, e.g. "
                 '{"user_last_message": "...", "pika_response": "..."}', None)
     hint = ""
+    if first.get("type") == "extra_forbidden" and loc:
+        close = difflib.get_close_matches(loc[-1], KNOWN_FIELDS, n=1, cutoff=0.6)
+        return (f"{field}: unknown field" + (f"; did you mean {close[0]!r}?" if close else
+                f"; known fields are {', '.join(sorted(KNOWN_FIELDS))}"), field)
     if first.get("type") in ("missing", "string_too_short"):
         hint = "; see /docs for the request schema"
     return f"{field or 'body'}: {first.get('msg', 'invalid value')}{hint}", field

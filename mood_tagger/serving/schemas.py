@@ -11,12 +11,14 @@ from mood_tagger.data.inputs import DEFAULT_MAX_CHARS, DEFAULT_MAX_TURNS
 MAX_BATCH = 256
 
 class TurnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     role: Literal["pika", "child"]
     text: str = Field(max_length=DEFAULT_MAX_CHARS)
 
 
 class TagRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    # unknown fields are refused (a typo'd "histroy" must not vanish); numbers are strict
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "user_last_message": "Dạ, con voi ăn cỏ ạ.",
         "pika_response": "Đúng rồi, con giỏi lắm! Voi là loài động vật ăn thực vật.",
         "history": [{"role": "pika", "text": "Con voi ăn gì nhỉ?"}]}]})
@@ -27,7 +29,7 @@ class TagRequest(BaseModel):
                                description="Pika's reply, as its LLM wrote it")
     history: list[TurnIn] | None = Field(default=None, max_length=DEFAULT_MAX_TURNS,
                                          description="earlier turns, oldest first")
-    deadline_ms: float | None = Field(default=None, gt=0, le=60_000,
+    deadline_ms: float | None = Field(default=None, gt=0, le=60_000, strict=True,
                                       description="answer within this many ms (default 50)")
 
 
@@ -43,6 +45,7 @@ class TagResponse(BaseModel):
 
 
 class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     items: list[TagRequest] = Field(min_length=1, max_length=MAX_BATCH)
 
 
