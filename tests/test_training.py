@@ -125,3 +125,19 @@ def test_inference_path_matches_the_training_forward_pass(tiny_corpus):
     batch, _ = forward(X, model.weights, model.activation)
     one = np.stack([model._logits_one(ids) for ids in feats])
     np.testing.assert_allclose(one, batch, rtol=1e-4, atol=1e-5)
+
+
+def test_saved_calibration_is_what_the_model_applies(tiny_model, tiny_corpus, tmp_path):
+    """Temperatures and the threshold in config.json change the answers as documented."""
+    golds = load_exchanges([tiny_corpus])
+    folder = tiny_model.save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    emo, cel = TaggerModel.load(folder).predict_proba(golds)
+    config["calibration"].update(emotion_temperature=config["calibration"]["emotion_temperature"] * 4,
+                                 celebrate_threshold=float(np.median(cel)) + 1e-6)
+    (folder / "config.json").write_text(json.dumps(config))
+    changed = TaggerModel.load(folder)
+    emo2, cel2 = changed.predict_proba(golds)
+    np.testing.assert_allclose(cel2, cel, atol=1e-6)
+    assert emo2.max(1).mean() < emo.max(1).mean()                        # flatter
+    assert [p.celebrate == "yes" for p in changed.predict(golds)] == list(cel2 >= np.median(cel) + 1e-6)

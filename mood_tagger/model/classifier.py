@@ -28,6 +28,32 @@ FORMAT_VERSION = 1
 N_EMOTIONS = len(EMOTION_TAGS)
 
 
+# ----- the forward pass: one definition, used by inference and by the trainer ----------
+def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense matrix product in a fixed summation order. BLAS (a @ b) picks a kernel per CPU
+    and OPENBLAS_CORETYPE, and its last-bit differences used to move the fitted celebrate
+    threshold; numpy's own einsum loop does not depend on them, so training reproduces."""
+    return np.einsum("ij,jk->ik", a, b, optimize=False)
+
+
+def idf_row(idf: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The input row of one exchange: IDF weights of its features, L2-normalised."""
+    v = idf[ids]
+    return v / np.sqrt(np.einsum("i,i->", v, v)) if ids.size else v
+
+
+def output_logits(z1: np.ndarray, weights: dict[str, np.ndarray], activation: str,
+                  mask: np.ndarray | float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """First-layer pre-activations → (logits, the hidden activations after `mask`, the
+    training-time dropout mask). A linear model (no W2) returns z1 itself as logits."""
+    if weights.get("W2") is None:
+        return z1, z1
+    a = np.maximum(z1, 0.0) if activation == "relu" else z1
+    if mask is not None:
+        a = a * mask
+    return (dot(a, weights["W2"]) if a.ndim == 2 else a @ weights["W2"]) + weights["b2"], a
+
+
 def default_model_path() -> Path:
     """The model shipped with the package: mood_tagger/models/default (package data)."""
     return Path(__file__).resolve().parents[1] / "models" / "default"
@@ -66,17 +92,9 @@ class TaggerModel:
         return np.fromiter(ids, dtype=np.int64, count=len(ids))
 
     def _logits_one(self, ids: np.ndarray) -> np.ndarray:
-        if ids.size:
-            v = self.idf[ids]
-            v = v / np.sqrt(v @ v)
-            z = v @ self.W1[ids] + self.b1
-        else:
-            z = self.b1.copy()
-        if self.hidden:
-            if self.activation == "relu":
-                z = np.maximum(z, 0.0)
-            z = z @ self.W2 + self.b2
-        return z
+        """The single-exchange fast path: a gather of the rows present, no sparse matrix."""
+        z1 = idf_row(self.idf, ids) @ self.W1[ids] + self.b1 if ids.size else self.b1.copy()
+        return output_logits(z1, self.weights, self.activation)[0]
 
     # ----- public API -----------------------------------------------------------
     def predict_proba(self, exchanges: Sequence[Exchange]) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from scipy import sparse
 
 from mood_tagger.data.schema import Exchange
 from mood_tagger.labels import EMOTION_TAGS
+from mood_tagger.model.classifier import idf_row
 from mood_tagger.training.targets import celebrate_targets, corpus_hash, emotion_targets  # noqa: F401
 
 
@@ -31,10 +32,8 @@ def design_matrix(feature_sets: Sequence[set[str]], vocab: dict[str, int], idf: 
     indptr, indices, data = [0], [], []
     for feats in feature_sets:
         ids = np.array(sorted(vocab[f] for f in feats if f in vocab), dtype=np.int64)
-        w = idf[ids]
-        norm = float(np.sqrt(w @ w)) if ids.size else 1.0
         indices.extend(ids.tolist())
-        data.extend((w / norm).tolist())
+        data.extend(idf_row(idf, ids).tolist())
         indptr.append(len(indices))
     return sparse.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64),
                               np.array(indptr, dtype=np.int64)),

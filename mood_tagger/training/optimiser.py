@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from mood_tagger.model.classifier import N_EMOTIONS as N_EMO
-from mood_tagger.model.classifier import softmax
+from mood_tagger.model.classifier import dot, output_logits, softmax
 
 
 @dataclass
@@ -52,13 +52,49 @@ def init_weights(n_features: int, hidden: int, rng: np.random.Generator) -> dict
 
 
 def forward(X: sparse.csr_matrix, w: dict[str, np.ndarray], activation: str
-            ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(output logits, hidden pre-activation or None)."""
-    z1 = np.asarray(X @ w["W1"]) + w["b1"]
-    if "W2" not in w:
-        return z1, None
-    a = np.maximum(z1, 0) if activation == "relu" else z1
-    return a @ w["W2"] + w["b2"], z1
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Batch logits: the sparse first layer, then the model's own output_logits."""
+    return output_logits(np.asarray(X @ w["W1"]) + w["b1"], w, activation)
+
+
+def loss_and_grads(xb: sparse.csr_matrix, y_emo: np.ndarray, y_cel: np.ndarray,
+                   w: dict[str, np.ndarray], *, l2: float, celebrate_weight: float,
+                   activation: str, mask: np.ndarray | float | None = None
+                   ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """(summed cross-entropy, gradients of mean CE + l2/2·‖W‖² over the rows present,
+    those rows). W1's gradient is given for `rows` only (the lazy sparse update)."""
+    n = xb.shape[0]
+    z1 = np.asarray(xb @ w["W1"]) + w["b1"]
+    logits, a = output_logits(z1, w, activation, mask)
+    p_emo = softmax(logits[:, :N_EMO])
+    p_cel = softmax(logits[:, N_EMO:])
+    cel_onehot = np.eye(2, dtype=np.float32)[y_cel]
+    loss = float(-(y_emo * np.log(p_emo + 1e-9)).sum()
+                 - celebrate_weight * (cel_onehot * np.log(p_cel + 1e-9)).sum())
+    grad = np.concatenate([p_emo - y_emo, celebrate_weight * (p_cel - cel_onehot)], axis=1) / n
+    grads: dict[str, np.ndarray] = {}
+    if w.get("W2") is not None:
+        grads["W2"] = dot(a.T, grad) + l2 * w["W2"]
+        grads["b2"] = grad.sum(0)
+        d_a = dot(grad, w["W2"].T)
+        if mask is not None:
+            d_a = d_a * mask
+        grad = d_a * (z1 > 0) if activation == "relu" else d_a
+    rows = np.unique(xb.indices)
+    local = np.searchsorted(rows, xb.indices)
+    x_local = sparse.csr_matrix((xb.data, local, xb.indptr), shape=(n, len(rows)))
+    grads["W1"] = (np.asarray(x_local.T @ grad) + l2 * w["W1"][rows]).astype(w["W1"].dtype)
+    grads["b1"] = grad.sum(0)
+    return loss, grads, rows
+
+
+def dropout_mask(rng: np.random.Generator, shape: tuple[int, int], rate: float
+                 ) -> np.ndarray | None:
+    """Inverted dropout: zeros with probability `rate`, survivors scaled by 1/(1 - rate) so
+    the expected activation is unchanged and inference needs no rescaling."""
+    if rate <= 0:
+        return None
+    return (rng.random(shape) >= rate).astype(np.float32) / (1 - rate)
 
 
 def train_epoch(X: sparse.csr_matrix, y_emo: np.ndarray, y_cel: np.ndarray,
@@ -70,34 +106,12 @@ def train_epoch(X: sparse.csr_matrix, y_emo: np.ndarray, y_cel: np.ndarray,
     total = 0.0
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        xb, n = X[idx], len(idx)
-        z1 = np.asarray(xb @ w["W1"]) + w["b1"]
-        hidden = "W2" in w
-        if hidden:
-            a = np.maximum(z1, 0) if activation == "relu" else z1
-            mask = (rng.random(a.shape) >= dropout).astype(np.float32) / (1 - dropout) \
-                if dropout > 0 else 1.0
-            a = a * mask
-            logits = a @ w["W2"] + w["b2"]
-        else:
-            logits = z1
-        p_emo = softmax(logits[:, :N_EMO])
-        p_cel = softmax(logits[:, N_EMO:])
-        cel_onehot = np.eye(2, dtype=np.float32)[y_cel[idx]]
-        total += float(-(y_emo[idx] * np.log(p_emo + 1e-9)).sum()
-                       - celebrate_weight * (cel_onehot * np.log(p_cel + 1e-9)).sum())
-        grad = np.concatenate([p_emo - y_emo[idx], celebrate_weight * (p_cel - cel_onehot)],
-                              axis=1) / n
+        mask = dropout_mask(rng, (len(idx), w["W2"].shape[0]), dropout) if "W2" in w else None
+        loss, grads, rows = loss_and_grads(X[idx], y_emo[idx], y_cel[idx], w, l2=l2,
+                                           celebrate_weight=celebrate_weight,
+                                           activation=activation, mask=mask)
+        total += loss
         opt.t += 1
-        if hidden:
-            opt.step("W2", w["W2"], a.T @ grad + l2 * w["W2"])
-            opt.step("b2", w["b2"], grad.sum(0))
-            d_a = (grad @ w["W2"].T) * mask
-            grad = d_a * (z1 > 0) if activation == "relu" else d_a
-        rows = np.unique(xb.indices)
-        local = np.searchsorted(rows, xb.indices)
-        x_local = sparse.csr_matrix((xb.data, local, xb.indptr), shape=(n, len(rows)))
-        g_rows = np.asarray(x_local.T @ grad) + l2 * w["W1"][rows]
-        opt.step("W1", w["W1"], g_rows.astype(np.float32), rows=rows)
-        opt.step("b1", w["b1"], grad.sum(0))
+        for name, g in grads.items():
+            opt.step(name, w[name], g, rows=rows if name == "W1" else None)
     return total / X.shape[0]
