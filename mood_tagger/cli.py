@@ -37,7 +37,17 @@ def settings_from_args(args: argparse.Namespace):
     from mood_tagger.settings import Settings
 
     # every flag named like a Settings field overrides it; flags left out stay None
-    return Settings().with_overrides(**{k: getattr(args, k, None) for k in Settings.model_fields})
+    flags = {k: getattr(args, k, None) for k in Settings.model_fields}
+    if flags.get("model") is not None and flags.get("backend") is None:
+        # `--model DIR` alone means "use this model": the backend follows the model's kind
+        from pathlib import Path
+
+        from mood_tagger.model.protocol import model_kind, read_config
+        if model_kind(read_config(Path(flags["model"]))) == "encoder":
+            flags.update(backend="encoder", encoder_model=flags["model"], model=None)
+        else:
+            flags["backend"] = "classifier"
+    return Settings().with_overrides(**flags)
 
 
 def backend_from_args(args: argparse.Namespace):

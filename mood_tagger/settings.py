@@ -16,7 +16,7 @@ class Settings(BaseSettings):
                                       protected_namespaces=())
 
     model: Path = Field(default_factory=default_model_path, description="classifier model folder")
-    backend: str = "classifier"
+    backend: str = "encoder"          # the accurate tier, n-gram fallback (docs/model-selection.md)
     # HTTP service
     host: str = "127.0.0.1"
     port: int = Field(default=7862, ge=0, le=65535)

@@ -74,3 +74,17 @@ def test_check_data_cli_summarises_and_fails_on_errors(tmp_path, capsys):
     bad = _bad_file(tmp_path, json.dumps(GOOD | {"celebrate": "maybe"}), line_no=2)
     assert main(["check-data", str(bad)]) == 2
     assert "bad.jsonl:2: field 'celebrate'" in capsys.readouterr().out
+
+
+def test_training_folders_skip_test_sets_and_review_annotations(tmp_path):
+    from mood_tagger.data.jsonl import load_exchanges as load
+    from mood_tagger.errors import DataError
+    from tests.conftest import make_rows, write_jsonl
+    for sub, prefix in (("hand", "h"), ("test", "t"), ("reviews/blind", "r")):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+        write_jsonl(tmp_path / "data" / sub / "x.jsonl", make_rows(prefix=prefix))
+    ids = {ex.id for ex in load([tmp_path / "data"], for_training=True)}
+    assert ids and all(i.startswith("h-") for i in ids)
+    assert len(load([tmp_path / "data"])) == 3 * len(ids)            # evaluation reads them all
+    with pytest.raises(DataError, match="held-out test data"):
+        load([tmp_path / "data" / "test" / "x.jsonl"], for_training=True)

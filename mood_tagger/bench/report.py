@@ -17,15 +17,14 @@ def _f(x, digits=3):
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def render(result: dict, command: str, gpu: dict | None) -> str:
+def render(result: dict, command: str, gpu: dict | None, raw: str = "benchmarks.json") -> str:
     m, inproc, http = result["machine"], result["in_process"], result["http"]
     lines = [
         "# Benchmarks",
         "",
         f"Measured with `{command}` on {result['date']}.",
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']} ({m['platform']}).",
-        f"Backend `{result['backend']}`, model `{result['model']}`. Raw numbers: "
-        "`docs/benchmarks.json`.",
+        f"Backend `{result['backend']}`, model `{result['model']}`. Raw numbers: `{raw}`.",
         "",
         "## In process (one exchange at a time: validate + tag)",
         "",
@@ -74,5 +73,5 @@ def write(result: dict, out_md: Path, command: str) -> tuple[Path, Path]:
     out_json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     gpu_file = out_md.parent / "gpu-llm-latency.json"
     gpu = json.loads(gpu_file.read_text()) if gpu_file.is_file() else None
-    out_md.write_text(render(result, command, gpu), encoding="utf-8")
+    out_md.write_text(render(result, command, gpu, out_json.name), encoding="utf-8")
     return out_md, out_json

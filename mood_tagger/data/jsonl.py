@@ -133,12 +133,14 @@ def is_test_path(path: Path) -> bool:
 
 def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False) -> list[Path]:
     """Files as given; folders become their *.jsonl files (recursively, sorted).
-    `for_training` skips held-out test folders inside a folder, and refuses a test file given."""
+    `for_training` skips held-out test folders and review annotations (`reviews/`) inside a
+    folder, and refuses a test file given."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(f for f in p.rglob("*.jsonl")
-                           if not (for_training and is_test_path(f.relative_to(p.parent))))
+                           if not (for_training and (is_test_path(f.relative_to(p.parent))
+                                                     or "reviews" in f.relative_to(p).parts[:-1])))
             if not found:
                 raise DataError("folder holds no *.jsonl file", path=str(p))
             out.extend(found)
