@@ -79,3 +79,16 @@ def test_eval_against_an_llm_counts_failures_instead_of_stopping(fake, tiny_corp
     assert metrics["n"] == 10 and metrics["backend"] == "openai"
     assert len(fake.requests) == 14  # no warm-up calls to an LLM
     fake.reset()
+
+
+def test_no_command_imports_the_cli_module_back():
+    import ast
+    from pathlib import Path
+
+    import mood_tagger.commands as commands
+    for path in Path(commands.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "mood_tagger.cli", path.name
+            elif isinstance(node, ast.Import):
+                assert all(a.name != "mood_tagger.cli" for a in node.names), path.name

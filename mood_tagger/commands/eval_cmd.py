@@ -9,7 +9,7 @@ from mood_tagger.data import load_exchanges
 
 
 def run(args) -> int:
-    from mood_tagger.cli import backend_from_args
+    from mood_tagger.commands.common import backend_from_args
     from mood_tagger.evaluation.report import format_report, plot_confusion
     from mood_tagger.evaluation.runner import evaluate_backend
 

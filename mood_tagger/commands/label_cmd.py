@@ -114,7 +114,7 @@ async def label_all(backend, todo: list[Exchange], out_fh, *, concurrency: int,
 
 
 def run(args) -> int:
-    from mood_tagger.cli import backend_from_args
+    from mood_tagger.commands.common import backend_from_args
 
     if args.concurrency < 1:
         raise InputError(f"--concurrency {args.concurrency}: expected 1 or more")

@@ -8,7 +8,7 @@ import sys
 
 
 def run_serve(args) -> int:
-    from mood_tagger.cli import settings_from_args
+    from mood_tagger.commands.common import settings_from_args
     from mood_tagger.backends import create_backend
     from mood_tagger.serving.server import serve
 
@@ -21,7 +21,7 @@ def run_serve(args) -> int:
 def run_bench(args) -> int:
     from mood_tagger.backends import create_backend
     from mood_tagger.bench import report, runner
-    from mood_tagger.cli import settings_from_args
+    from mood_tagger.commands.common import settings_from_args
     from mood_tagger.serving.server import settings_env
 
     settings = settings_from_args(args)

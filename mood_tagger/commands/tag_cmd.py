@@ -29,7 +29,7 @@ def load_history(value: str | None) -> list | None:
 
 
 def run(args) -> int:
-    from mood_tagger.cli import backend_from_args, print_json
+    from mood_tagger.commands.common import backend_from_args, print_json
     from mood_tagger.data.inputs import make_exchange
 
     exchange = make_exchange(args.user, args.pika, load_history(args.history))
