@@ -145,7 +145,8 @@ def test_children_messages_are_not_logged_by_default(caplog):
 
 
 def test_serve_command_defaults_to_loopback(monkeypatch):
-    from mood_tagger.cli import build_parser, settings_from_args
+    from mood_tagger.cli import build_parser
+    from mood_tagger.commands.common import settings_from_args
 
     monkeypatch.delenv("MOOD_TAGGER_HOST", raising=False)
     args = build_parser().parse_args(["serve"])
