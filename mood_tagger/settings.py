@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     encoder_model: Path = Field(default_factory=default_encoder_path, description="encoder model folder")
     encoder_max_batch: int = Field(default=16, ge=1, le=256)
     encoder_max_wait_ms: float = Field(default=2.0, ge=0.0, le=50.0)
+    encoder_emotion_weight: float = Field(default=0.5, ge=0.0, le=1.0,
+                                          description="encoder share of the emotion blend (1: encoder only)")
 
     def with_overrides(self, **values) -> "Settings":
         """A validated copy with the non-None values of CLI flags applied."""

@@ -12,6 +12,7 @@ import pytest
 
 from mood_tagger.backends.batcher import MicroBatcher
 from mood_tagger.backends.classifier import ClassifierBackend
+from mood_tagger.data import load_exchanges
 from mood_tagger.data.schema import Exchange, Turn
 from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS
 
@@ -95,10 +96,11 @@ def encoder_model(tiny_encoder):
     return EncoderModel.load(tiny_encoder[3])
 
 
-def make_backend(model, tiny_model_path, predict=None):
+def make_backend(model, tiny_model_path, predict=None, emotion_weight=1.0):
     from mood_tagger.backends.encoder import EncoderBackend
     from mood_tagger.model import TaggerModel
-    backend = EncoderBackend(model, ClassifierBackend(TaggerModel.load(tiny_model_path)))
+    backend = EncoderBackend(model, ClassifierBackend(TaggerModel.load(tiny_model_path)),
+                             emotion_weight=emotion_weight)
     if predict is not None:
         backend.batcher.fn = predict
     return backend
@@ -118,6 +120,23 @@ def test_encoder_answers_as_the_model_does(encoder_model, tiny_model_path):
     assert (r.emotion_name, r.celebrate) == (p.emotion_name, p.celebrate)
     assert r.celebrate_p == pytest.approx(p.celebrate_p, abs=1e-5)
     assert backend.tag(EX).emotion_name == p.emotion_name
+
+
+def test_emotion_blends_both_tiers_and_celebrate_stays_the_encoders(encoder_model, tiny_model_path,
+                                                                    tiny_corpus):
+    from mood_tagger.model import TaggerModel
+    golds = load_exchanges([tiny_corpus])
+    ngram = TaggerModel.load(tiny_model_path)
+    e_enc, c_enc = encoder_model.predict_proba(golds)
+    e_ngram, _ = ngram.predict_proba(golds)
+    blended = make_backend(encoder_model, tiny_model_path, emotion_weight=0.3).predict(golds)
+    expected = 0.3 * e_enc + 0.7 * e_ngram
+    for p, row, c in zip(blended, expected, c_enc):
+        assert p.emotion_name == EMOTION_TAGS[int(row.argmax())]
+        assert p.emotion_top[0][1] == pytest.approx(float(row.max()), abs=1e-6)
+        assert p.celebrate_p == pytest.approx(float(c), abs=1e-6)
+    with pytest.raises(ValueError, match="emotion_weight"):
+        make_backend(encoder_model, tiny_model_path, emotion_weight=1.5)
 
 
 @pytest.mark.parametrize("behaviour, reason", [("slow", "encoder_timeout"), ("fail", "encoder_error")])
@@ -166,7 +185,8 @@ def encoder_service(tiny_encoder, tiny_model_path):
     from mood_tagger.serving.app import create_app
     from mood_tagger.serving.server import ThreadedServer
     from mood_tagger.settings import Settings
-    settings = Settings(model=tiny_model_path, backend="encoder", encoder_model=tiny_encoder[3])
+    settings = Settings(model=tiny_model_path, backend="encoder", encoder_model=tiny_encoder[3],
+                        encoder_emotion_weight=1.0)
     app = create_app(settings, backend=create_backend("encoder", settings))
     with ThreadedServer(app) as srv, httpx.Client(base_url=srv.url, timeout=10) as http:
         yield http

@@ -6,6 +6,10 @@ classifier as its deadline fallback.
     encoder_timeout   classifier   the deadline passed first (overload, slow machine)
     encoder_error     classifier   the encoder failed (logged)
 
+The emotion answer averages the encoder's and the n-gram model's calibrated probabilities
+(`emotion_weight` on the encoder, 0.5 by default: measured in docs/model-selection.md, it lifts
+emotion on dev-hard and the writer-disjoint test set); celebrate is the encoder's alone.
+
 From the event loop, requests go through a MicroBatcher (one worker thread, batches of up
 to 16 gathered within 2 ms), so the loop never blocks on the model.
 """
@@ -22,7 +26,7 @@ from mood_tagger.backends.batcher import MicroBatcher
 from mood_tagger.backends.classifier import ClassifierBackend
 from mood_tagger.data.schema import Exchange
 from mood_tagger.model.encoder_model import EncoderModel
-from mood_tagger.model.protocol import Prediction
+from mood_tagger.model.protocol import Prediction, to_predictions
 
 log = logging.getLogger("mood_tagger.encoder")
 SAFETY_MARGIN_MS = 2.0
@@ -33,17 +37,29 @@ class EncoderBackend(Backend):
     capabilities = frozenset({"in_process", "probabilities", "batched"})
 
     def __init__(self, model: EncoderModel, fallback: Backend, *, default_deadline_ms: float = 50.0,
-                 max_batch: int = 16, max_wait_ms: float = 2.0):
+                 max_batch: int = 16, max_wait_ms: float = 2.0, emotion_weight: float = 0.5):
+        if not 0.0 <= emotion_weight <= 1.0:
+            raise ValueError(f"emotion_weight must be within [0, 1], got {emotion_weight}")
         self.model, self.fallback = model, fallback
+        self.emotion_weight = emotion_weight
         self.default_deadline_ms = default_deadline_ms
         self.batcher: MicroBatcher[Exchange, Prediction] = MicroBatcher(
-            model.predict, max_batch=max_batch, max_wait_ms=max_wait_ms, name="encoder")
+            self.predict, max_batch=max_batch, max_wait_ms=max_wait_ms, name="encoder")
+
+    def predict(self, exchanges) -> list[Prediction]:
+        """Encoder predictions with the emotion distribution blended with the n-gram model's."""
+        emo, cel = self.model.predict_proba(exchanges)
+        ngram = getattr(self.fallback, "model", None)
+        if self.emotion_weight < 1.0 and ngram is not None:
+            emo = self.emotion_weight * emo + (1 - self.emotion_weight) * ngram.predict_proba(exchanges)[0]
+        return to_predictions(emo, cel, self.model.calibration)
 
     @classmethod
     def from_settings(cls, settings) -> "EncoderBackend":
         return cls(EncoderModel.load(settings.encoder_model), ClassifierBackend.from_settings(settings),
                    default_deadline_ms=settings.default_deadline_ms,
-                   max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
+                   max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms,
+                   emotion_weight=settings.encoder_emotion_weight)
 
     @property
     def model_name(self) -> str:
@@ -57,7 +73,7 @@ class EncoderBackend(Backend):
     def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
         """Inline, for the CLI, eval and bench: one exchange, one forward pass."""
         start = time.perf_counter()
-        return self._result(self.model.predict_one(exchange), start)
+        return self._result(self.predict([exchange])[0], start)
 
     async def atag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
         start = time.perf_counter()
