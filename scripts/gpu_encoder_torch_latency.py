@@ -70,7 +70,8 @@ def main():
         for i in range(330):
             s = seqs[i % len(seqs)][:L]
             start = time.perf_counter()
-            ids.zero_(); mask.zero_()
+            ids.zero_()
+            mask.zero_()
             ids[0, :len(s)] = torch.tensor(s, device=dev)
             mask[0, :len(s)] = 1
             graph.replay()

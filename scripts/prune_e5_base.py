@@ -4,7 +4,6 @@
 """
 
 import argparse
-from pathlib import Path
 
 from mood_tagger.commands.train_encoder_cmd import default_base
 from mood_tagger.data import load_exchanges

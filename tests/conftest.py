@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from mood_tagger.data.jsonl import load_exchanges
+from mood_tagger.training import TrainConfig, train_model
+
 # every property test draws the same examples on every run: a red CI is reproducible
 settings.register_profile("deterministic", derandomize=True, print_blob=True)
 settings.load_profile("deterministic")
-
-from mood_tagger.data.jsonl import load_exchanges
-from mood_tagger.training import TrainConfig, train_model
 
 TINY_ROWS = [
     # correct answers confirmed → yes

@@ -3,7 +3,6 @@ equals the torch network, a torch-free serving path, any Unicode, deadlines."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys

@@ -52,7 +52,7 @@ _OUTPUT_FORMAT = {
     "json": ('Answer with one JSON object and nothing else:\n'
              '{"emotion_name": "<one of the 13 tags>", "celebrate": "yes" or "no"}'),
     "code": ("Answer with one capital letter and nothing else: the code of the label "
-             "<emotion>|<celebrate>.\n" + "\n".join(f"{c} = {l}" for c, l in LABEL_CODES.items())),
+             "<emotion>|<celebrate>.\n" + "\n".join(f"{code} = {label}" for code, label in LABEL_CODES.items())),
 }
 _EXAMPLE_ANSWER = re.compile(r'^\{"emotion_name": "(\w+)", "celebrate": "(yes|no)"\}$', re.M)
 

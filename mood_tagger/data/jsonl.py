@@ -26,7 +26,7 @@ def _found(value: object) -> str:
 
 def _text(obj: dict, name: str, where: dict) -> str:
     if name not in obj:
-        raise DataError(f"missing; expected a non-empty string", field=name, **where)
+        raise DataError("missing; expected a non-empty string", field=name, **where)
     value = obj[name]
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"expected a non-empty string, found {_found(value)}", field=name, **where)

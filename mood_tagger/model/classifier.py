@@ -11,7 +11,6 @@ Probabilities are temperature-calibrated per head on held-out training data.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +20,7 @@ from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import ModelError
 from mood_tagger.features import FeatureConfig, extract
 from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS
-from mood_tagger.model.calibration import Calibration, softmax
+from mood_tagger.model.calibration import Calibration
 from mood_tagger.model.protocol import Prediction, read_config, to_predictions
 
 FORMAT_VERSION = 1

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from mood_tagger.data.schema import Exchange
-from mood_tagger.model.classifier import softmax
+from mood_tagger.model.calibration import softmax
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(5.0), 81))
 

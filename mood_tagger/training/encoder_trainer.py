@@ -191,7 +191,7 @@ def train_encoder(exchanges: Sequence[Exchange], base_path: str | Path,
     net = _fine_tune(base, rows, [seqs[i] for i in fit], y_emo[fit], y_cel[fit], tok.pad, cfg, dev,
                      "fine-tune (calibration split)", progress)
     logits = predict_logits(net, [seqs[i] for i in cal], tok.pad, dev)
-    from mood_tagger.model.classifier import softmax
+    from mood_tagger.model.calibration import softmax
     calibration = {"emotion_temperature": nll_temperature(logits[:, :N_EMO], y_hard[cal]),
                    "celebrate_temperature": nll_temperature(logits[:, N_EMO:], y_cel[cal]),
                    "held_out": int(len(cal))}

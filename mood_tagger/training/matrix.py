@@ -9,8 +9,6 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 
-from mood_tagger.data.schema import Exchange
-from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.model.classifier import idf_row
 from mood_tagger.training.targets import celebrate_targets, corpus_hash, emotion_targets  # noqa: F401
 

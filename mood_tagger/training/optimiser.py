@@ -12,7 +12,8 @@ import numpy as np
 from scipy import sparse
 
 from mood_tagger.model.classifier import N_EMOTIONS as N_EMO
-from mood_tagger.model.classifier import dot, output_logits, softmax
+from mood_tagger.model.calibration import softmax
+from mood_tagger.model.classifier import dot, output_logits
 
 
 @dataclass

@@ -21,7 +21,8 @@ from mood_tagger.errors import InputError
 from mood_tagger.features import FeatureConfig, extract
 from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.model.classifier import N_EMOTIONS as N_EMO
-from mood_tagger.model.classifier import TaggerModel, softmax
+from mood_tagger.model.calibration import softmax
+from mood_tagger.model.classifier import TaggerModel
 from mood_tagger.training import matrix
 from mood_tagger.training.calibration import calibration_split, celebrate_threshold, nll_temperature
 from mood_tagger.training.optimiser import Adam, forward, init_weights, train_epoch
