@@ -111,22 +111,6 @@ def test_calibration_split_keeps_augmented_copies_with_their_source(tiny_corpus)
     assert not {group(everything[i]) for i in cal} & {group(everything[i]) for i in fit}
 
 
-def test_inference_path_matches_the_training_forward_pass(tiny_corpus):
-    """The model's single-exchange fast path and the trainer's batch forward() must agree,
-    or calibration fitted with one would not hold for the other."""
-    from mood_tagger.training import matrix
-    from mood_tagger.training.optimiser import forward
-
-    golds = load_exchanges([tiny_corpus])
-    model = train_model(golds, TrainConfig(hidden=8, epochs=3, min_count=1), progress=False)
-    feats = [model.feature_ids(ex) for ex in golds]
-    X = matrix.design_matrix([{model.vocab_list[i] for i in ids} for ids in feats], model.vocab,
-                             model.idf)
-    batch, _ = forward(X, model.weights, model.activation)
-    one = np.stack([model._logits_one(ids) for ids in feats])
-    np.testing.assert_allclose(one, batch, rtol=1e-4, atol=1e-5)
-
-
 def test_saved_calibration_is_what_the_model_applies(tiny_model, tiny_corpus, tmp_path):
     """Temperatures and the threshold in config.json change the answers as documented."""
     golds = load_exchanges([tiny_corpus])
