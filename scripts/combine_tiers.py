@@ -7,24 +7,20 @@ with weight w on the encoder, celebrate thresholds swept; one table per evaluati
 import argparse
 import json
 
-import numpy as np
 
 from mood_tagger.data import load_exchanges
+from mood_tagger.evaluation.metrics import compute_metrics
 from mood_tagger.labels import EMOTION_TAGS
 from mood_tagger.model import load_model
 from mood_tagger.model.encoder_model import default_encoder_path
 
 
 def scores(golds, emo, p_yes, thr):
-    y = np.array([g.celebrate == "yes" for g in golds])
-    pred = p_yes >= thr
-    tp = (pred & y).sum()
-    prec, rec = tp / max(pred.sum(), 1), tp / max(y.sum(), 1)
-    tags = [EMOTION_TAGS[i] for i in emo.argmax(1)]
-    lenient = np.mean([t in g.emotion_ok for t, g in zip(tags, golds)])
-    strict = np.mean([t == g.emotion_name for t, g in zip(tags, golds)])
-    return {"strict": round(strict, 3), "lenient": round(lenient, 3), "P": round(prec, 3),
-            "R": round(rec, 3), "F1": round(2 * prec * rec / max(prec + rec, 1e-9), 3)}
+    m = compute_metrics(golds, [EMOTION_TAGS[i] for i in emo.argmax(1)],
+                        ["yes" if p >= thr else "no" for p in p_yes])
+    return {k: round(m[key], 3) for k, key in (("strict", "emotion_strict"), ("lenient", "emotion_lenient"),
+                                               ("P", "celebrate_precision"), ("R", "celebrate_recall"),
+                                               ("F1", "celebrate_f1"))}
 
 
 def main():

@@ -29,7 +29,7 @@ def measure(model, exchanges, runs=300, warmup=30):
     model.predict(batch)
     s = time.perf_counter()
     for _ in range(10):
-        model.predict(batch, )
+        model.predict(batch)
     per_s = 640 / (time.perf_counter() - s)
     return {"batch1_p50_ms": round(float(np.percentile(t, 50)), 3),
             "batch1_p99_ms": round(float(np.percentile(t, 99)), 3), "batch64_per_s": round(per_s, 1)}

@@ -33,8 +33,6 @@ def settings_from_args(args: argparse.Namespace):
     flags = {k: getattr(args, k, None) for k in Settings.model_fields}
     if flags.get("model") is not None and flags.get("backend") is None:
         # `--model DIR` alone means "use this model": the backend follows the model's kind
-        from pathlib import Path
-
         from mood_tagger.model.protocol import model_kind, read_config
         if model_kind(read_config(Path(flags["model"]))) == "encoder":
             flags.update(backend="encoder", encoder_model=flags["model"], model=None)

@@ -131,6 +131,12 @@ def is_test_path(path: Path) -> bool:
     return "test" in path.parts[:-1]
 
 
+def _not_training_data(path: Path) -> bool:
+    """Held-out test data (under `test/`) or review annotations (under `reviews/`); `path` is
+    relative to the parent of the folder given, so the folder's own name counts too."""
+    return is_test_path(path) or "reviews" in path.parts[:-1]
+
+
 def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False) -> list[Path]:
     """Files as given; folders become their *.jsonl files (recursively, sorted).
     `for_training` skips held-out test folders and review annotations (`reviews/`) inside a
@@ -139,8 +145,7 @@ def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False) -> 
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(f for f in p.rglob("*.jsonl")
-                           if not (for_training and (is_test_path(f.relative_to(p.parent))
-                                                     or "reviews" in f.relative_to(p).parts[:-1])))
+                           if not (for_training and _not_training_data(f.relative_to(p.parent))))
             if not found:
                 raise DataError("folder holds no *.jsonl file", path=str(p))
             out.extend(found)

@@ -41,9 +41,14 @@ def export_onnx_graph(net: torch.nn.Module, path: Path, opset: int = 17) -> Path
 
 def quantize_int8(src: Path, dst: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # pre-processing hint
-    quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul", "Gather"])
+    root = logging.getLogger()                 # quantize_dynamic logs a pre-processing hint there
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gather"])
+    finally:
+        root.setLevel(level)
     return dst
 
 

@@ -43,8 +43,8 @@ def idf_row(idf: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def output_logits(z1: np.ndarray, weights: dict[str, np.ndarray], activation: str,
                   mask: np.ndarray | float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """First-layer pre-activations → (logits, the hidden activations after `mask`, the
-    training-time dropout mask). A linear model (no W2) returns z1 itself as logits."""
+    """First-layer pre-activations → (logits, hidden activations). `mask` is the training-time
+    dropout mask, applied to the activations. A linear model (no W2) returns z1 as both."""
     if weights.get("W2") is None:
         return z1, z1
     a = np.maximum(z1, 0.0) if activation == "relu" else z1
