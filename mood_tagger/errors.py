@@ -6,6 +6,7 @@
     ├── ModelError                  a model folder is missing, corrupt or incompatible
     └── BackendError                a tagging backend could not answer
         ├── UpstreamTimeout         the LLM server did not answer in time
+        │   └── UpstreamBusy        too many LLM requests in flight: not sent at all
         ├── UpstreamHTTPError       the LLM server answered with an HTTP error
         └── UpstreamInvalidOutput   the LLM answered, but not with a valid tag / yes-no
 
@@ -30,7 +31,12 @@ class DataError(MoodTaggerError):
 
 
 class InputError(MoodTaggerError):
-    """An input to tag is unusable (wrong type, empty, too long)."""
+    """An input to tag is unusable (wrong type, empty, too long); `param` names the request
+    field when there is one (the OpenAI error's "param")."""
+
+    def __init__(self, message: str, *, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class ModelError(MoodTaggerError):
@@ -45,6 +51,11 @@ class BackendError(MoodTaggerError):
 
 class UpstreamTimeout(BackendError):
     kind = "upstream_timeout"
+
+
+class UpstreamBusy(UpstreamTimeout):
+    """The LLM backend already has its maximum of requests in flight; this one was not sent."""
+    kind = "upstream_busy"
 
 
 class UpstreamHTTPError(BackendError):

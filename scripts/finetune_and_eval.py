@@ -4,8 +4,10 @@ every evaluation file given (per `group` where the file has one). For a GPU mach
     python scripts/finetune_and_eval.py --base build/e5-pruned.bin --out runs/enc12 \
         --eval build/eval/dev.jsonl build/eval/dev-hard.jsonl data/test --layers 12
 
-Writes <out>/fp32/, <out>/int8/, <out>/results.json and <out>/logits.npz (raw logits
-per evaluation file and precision, for comparing tier combinations offline).
+Writes <out>/fp32/, one folder per int8 variant (QUANT_VARIANTS: which MatMuls stay float32),
+<out>/results.json and <out>/logits.npz (raw logits per evaluation file and precision, for
+comparing tier combinations offline). `--pick-on FILE` names the variant whose celebrate F1 is
+closest to float32's on FILE (use a file of our own, not a public evaluation set).
 """
 
 import argparse
@@ -22,6 +24,9 @@ from mood_tagger.evaluation.metrics import compute_metrics
 from mood_tagger.model import load_model
 from mood_tagger.training.encoder_trainer import EncoderTrainConfig, train_encoder
 
+QUANT_VARIANTS = {"int8": (), "int8-head": ("/head/",),
+                  "int8-last": ("/head/", "layer.11/"),
+                  "int8-last2": ("/head/", "layer.11/", "layer.10/")}
 KEYS = ("emotion_strict", "emotion_lenient", "celebrate_accuracy", "celebrate_precision",
         "celebrate_recall", "celebrate_f1")
 
@@ -50,19 +55,33 @@ def main() -> None:
     ap.add_argument("--eval", nargs="+", default=[])
     ap.add_argument("--config", default="{}", help="EncoderTrainConfig fields as JSON")
     ap.add_argument("--layers", type=int, default=12)
+    ap.add_argument("--save-net", help="after training, save (net, tokenizer, config) here and stop")
+    ap.add_argument("--load-net", help="skip training: export and evaluate a --save-net file")
+    ap.add_argument("--pick-on", help="evaluation file stem that picks the int8 variant")
     args = ap.parse_args()
     cfg = EncoderTrainConfig(**({"layers": args.layers} | json.loads(args.config)))
-    exchanges = load_exchanges(args.data, for_training=True)
-    t0 = time.time()
-    net, tok, config = train_encoder(exchanges, args.base, cfg, progress=False, log=print)
-    train_s = time.time() - t0
+    import torch
+    if args.load_net:
+        saved = torch.load(args.load_net, weights_only=False)
+        net, tok, config, train_s, n_train = (saved[k] for k in ("net", "tok", "config", "train_s", "n_train"))
+    else:
+        exchanges = load_exchanges(args.data, for_training=True)
+        t0 = time.time()
+        net, tok, config = train_encoder(exchanges, args.base, cfg, progress=False, log=print)
+        train_s, n_train = time.time() - t0, len(exchanges)
+        if args.save_net:
+            torch.save({"net": net.cpu(), "tok": tok, "config": config, "train_s": train_s,
+                        "n_train": n_train}, args.save_net)
+            return
     out = Path(args.out)
     results = {"config": cfg.to_dict(), "train_seconds": round(train_s, 1),
-               "calibration": config["calibration"], "n_train": len(exchanges)}
+               "calibration": config["calibration"], "n_train": n_train}
     logits = {}
-    for quant in ("none", "int8"):
-        folder = export_model(net, tok, dict(config, name=out.name), out / ("fp32" if quant == "none" else "int8"),
-                              quantize=quant)
+    for quant in ("none", *QUANT_VARIANTS):
+        folder = export_model(net, tok, dict(config, name=out.name),
+                              out / ("fp32" if quant == "none" else quant),
+                              quantize="none" if quant == "none" else "int8",
+                              keep_fp32=QUANT_VARIANTS.get(quant, ()))
         model = load_model(folder)
         results[quant] = {"onnx_mb": round((folder / "model.onnx").stat().st_size / 1e6, 1)}
         for path in args.eval:
@@ -72,10 +91,16 @@ def main() -> None:
             logits[f"{quant}/{Path(path).stem}"] = model.logits(model.token_ids(golds)) \
                 if len(golds) < 64 else np.concatenate(
                     [model.logits(model.token_ids(golds[i:i + 32])) for i in range(0, len(golds), 32)])
+    if args.pick_on:
+        gap = {q: abs(results[q][args.pick_on]["celebrate_f1"] - results["none"][args.pick_on]["celebrate_f1"])
+               + abs(results[q][args.pick_on]["emotion_lenient"] - results["none"][args.pick_on]["emotion_lenient"])
+               for q in QUANT_VARIANTS}
+        results["picked"] = min(gap, key=lambda q: (round(gap[q], 3), results[q]["onnx_mb"]))
+        print("picked", results["picked"], gap)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     np.savez_compressed(out / "logits.npz", **logits)
     print(json.dumps({q: {k: {m: v for m, v in r.items() if m != "by_group"} if isinstance(r, dict) else r
-                          for k, r in results[q].items()} for q in ("none", "int8")}, indent=1))
+                          for k, r in results[q].items()} for q in ("none", *QUANT_VARIANTS)}, indent=1))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ It runs in a thread on port 0 (http.server, HTTP/1.1 keep-alive) and can be scri
                                    gzip (the client fails to decode it)
                      "hang"        never answers (until the test ends)
                      "close"       closes the connection without a response
+                     "reset"       reads the request, then resets the connection (TCP RST)
+                     "huge"        HTTP 200 whose body is `fake.huge_bytes` (1 MB) of JSON
     or a callable(body) -> one of these names, to script per request.
     fake.label = ("proud", "yes") or a callable(body) -> (emotion, celebrate)
 
@@ -31,6 +33,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,7 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from mood_tagger.backends.prompt import CODE_OF, COMBINED_LABELS
 
 BEHAVIOURS = ("ok", "slow", "http500", "malformed", "invalid_tag", "obey", "trickle", "bad_gzip",
-              "hang", "close")
+              "hang", "close", "reset", "huge")
 
 
 def child_message(body: dict) -> str:
@@ -94,11 +98,13 @@ class FakeVLLM:
         self.label: object = ("proud", "yes")
         self.delay_s = 0.3
         self.trickle_after_s, self.trickle_every_s = 0.0, 0.01
+        self.huge_bytes = 1024 * 1024
         self.max_in_flight = 0
         self._in_flight = 0
         self._release = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.handle_error = lambda request, address: None   # resets are the point
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         daemon=True)
@@ -192,6 +198,13 @@ class FakeVLLM:
                 if behaviour == "close":
                     self.close_connection = True
                     return
+                if behaviour == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                if behaviour == "huge":
+                    return self._send(200, {"id": "chatcmpl-fake", "pad": "x" * fake.huge_bytes})
                 if behaviour == "http500":
                     return self._send(500, {"object": "error", "message": "EngineCore died",
                                             "type": "InternalServerError", "code": 500})

@@ -84,6 +84,19 @@ def test_int8_export_stays_close_to_float32(tiny_encoder, tiny_corpus, tmp_path)
     assert agree >= 0.9
 
 
+def test_int8_keeps_the_named_matmuls_in_float32(tiny_encoder, tmp_path):
+    import onnx
+    from mood_tagger.encoder.export import export_model
+    net, tok, config, _ = tiny_encoder
+    folder = export_model(net, tok, config, tmp_path / "q", quantize="int8", keep_fp32=("/head/",))
+    ops = {n.name: n.op_type for n in onnx.load(str(folder / "model.onnx")).graph.node}
+    head = [op for name, op in ops.items() if name.startswith("/head/")]
+    body = [op for name, op in ops.items() if "layer.0/" in name]
+    assert "Gemm" in head or "MatMul" in head
+    assert "MatMulInteger" in body and "MatMulInteger" not in head
+    assert json.loads((folder / "config.json").read_text())["model"]["keep_fp32"] == ["/head/"]
+
+
 def test_serving_path_needs_no_torch(tiny_encoder):
     """Load and predict with torch and transformers made unimportable."""
     code = textwrap.dedent(f"""

@@ -47,7 +47,8 @@ def test_chat_answer_is_a_standard_completion(client):
 @pytest.mark.parametrize("payload, words", [
     (_chat("hello"), "expected format"),
     (_chat('[CONTEXT]\nuser_last_message: "a"\n'), "pika_response"),
-    (_chat('[CONTEXT]\nuser_last_message: "a"\npika_response: "b"', stream=True), "stream"),
+    (_chat('[CONTEXT]\nuser_last_message: "a"\npika_response: "b"',
+           stream_options={"include_usage": True}), '"stream": true'),
     ({"model": "x", "messages": [{"role": "system", "content": "only system"}]}, "no user message"),
     ({"model": "x", "messages": []}, "messages"),
 ])

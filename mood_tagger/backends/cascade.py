@@ -8,6 +8,7 @@ and time allows. Tiers are backends by name, in any order (MOOD_TAGGER_CASCADE_T
     no_time_left    classifier   the deadline leaves less than SAFETY_MARGIN_MS + MIN_LLM_MS
     llm             openai       the LLM answered in time with a valid tag
     llm_timeout     classifier   the LLM did not answer before the deadline
+    llm_busy        classifier   the LLM backend already had its most requests in flight
     llm_http_error  classifier   the LLM server failed (HTTP error, refused, connection lost)
     llm_invalid_output classifier the LLM answered something outside LABELS.md
     llm_error       classifier   any other exception from the LLM call (logged with its traceback)
@@ -25,12 +26,13 @@ from dataclasses import replace
 
 from mood_tagger.backends.base import Backend, TagResult, register
 from mood_tagger.data.schema import Exchange
-from mood_tagger.errors import BackendError, UpstreamHTTPError, UpstreamInvalidOutput, UpstreamTimeout
+from mood_tagger.errors import (BackendError, UpstreamBusy, UpstreamHTTPError, UpstreamInvalidOutput,
+                                UpstreamTimeout)
 
 log = logging.getLogger("mood_tagger.cascade")
 SAFETY_MARGIN_MS = 3.0      # kept back for returning the answer after the LLM gives up
 MIN_LLM_MS = 1.0            # below this the LLM is not asked at all
-FALLBACK_REASONS = {UpstreamTimeout: "llm_timeout", UpstreamHTTPError: "llm_http_error",
+FALLBACK_REASONS = {UpstreamBusy: "llm_busy", UpstreamTimeout: "llm_timeout", UpstreamHTTPError: "llm_http_error",
                     UpstreamInvalidOutput: "llm_invalid_output"}
 
 

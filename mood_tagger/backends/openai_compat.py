@@ -32,9 +32,18 @@ one code letter A-Z for one of the 26 labels <emotion>|<celebrate>, with `max_to
 Timing: both paths run the HTTP request on a private event loop in one daemon thread (one
 keep-alive pool, never bound to a caller's loop). The caller waits at most the budget
 (min(timeout, deadline)) in total, with Future.result(timeout) (sync) or one asyncio.wait_for
-(async); httpx's own timeouts are per phase (connect, write, each read), so a server that
-trickles its reply would overshoot them. A request that is too late is cancelled and its
-connection closed on the private loop, without making the caller wait.
+on a shielded future (async), and then stops waiting: it never cancels the request.
+
+Why never cancel (issue 8): cancelling an httpx request while httpcore's pool is assigning
+it a connection, or while a connection is being set up, leaves the pool with connections it
+believes busy or connecting; after a burst of late requests every later request waited in
+the pool until its deadline (reason llm_timeout), for good, with a thread spinning in
+`_assign_requests_to_connections`. So the request on the private loop ends on its own:
+httpx's per-phase timeouts (pool, connect, write, each read) are the budget, and the body
+loop gives up with an exception (not a cancellation) once the total budget is spent, so a
+trickling server cannot hold a connection for more than about two budgets. At most
+`max_in_flight` requests run at once (the pool size); a call beyond that gets
+UpstreamBusy at once instead of queueing behind late requests.
 """
 
 from __future__ import annotations
@@ -52,13 +61,15 @@ import httpx
 from mood_tagger.backends import prompt
 from mood_tagger.backends.base import Backend, TagResult, register
 from mood_tagger.data.schema import Exchange
-from mood_tagger.errors import (BackendError, InputError, UpstreamHTTPError, UpstreamInvalidOutput,
-                                UpstreamTimeout)
+from mood_tagger.errors import (BackendError, InputError, UpstreamBusy, UpstreamHTTPError,
+                                UpstreamInvalidOutput, UpstreamTimeout)
 
 DIALECTS = ("vllm", "trtllm", "sglang", "llamacpp", "ollama", "openai")
 MODES = ("json", "one-token")
 MAX_BODY_BYTES = 256 * 1024         # a reply of ~15 tokens never needs more
-_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=30.0)
+MAX_IN_FLIGHT = 64                  # requests on the private loop at once = the pool size
+_LIMITS = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=32,
+                       keepalive_expiry=30.0)
 _TOP_LOGPROBS = {"logprobs": True, "top_logprobs": 20}
 
 
@@ -111,6 +122,8 @@ class _Worker:
         self.client = client
         self.loop = asyncio.new_event_loop()
         self._stopping = False
+        self.in_flight = 0                  # requests submitted and not finished (any thread)
+        self._count = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="mood-tagger-llm", daemon=True)
         self.thread.start()
 
@@ -130,8 +143,20 @@ class _Worker:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.client.aclose()
 
-    def submit(self, coro) -> concurrent.futures.Future:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+    def submit(self, coro, limit: int) -> concurrent.futures.Future | None:
+        """Run `coro` on the private loop; None (coro closed) when `limit` already run."""
+        with self._count:
+            if self.in_flight >= limit:
+                coro.close()
+                return None
+            self.in_flight += 1
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, future: concurrent.futures.Future) -> None:
+        with self._count:
+            self.in_flight -= 1
 
     def stop(self, wait: bool = True) -> None:
         if self._stopping:
@@ -143,6 +168,12 @@ class _Worker:
             return
         if wait and threading.current_thread() is not self.thread:
             self.thread.join(timeout=5)
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a late request's outcome as seen (no "exception was never retrieved" log)."""
+    if not future.cancelled():
+        future.exception()
 
 
 @register("openai")
@@ -228,7 +259,9 @@ class OpenAICompatBackend(Backend):
                          latency_ms=(time.perf_counter() - start) * 1000)
 
     async def _post(self, client: httpx.AsyncClient, content: bytes, budget_ms: float) -> bytes:
-        """The request itself, on the private loop; the caller bounds the total time."""
+        """The request itself, on the private loop. Never cancelled by a caller who gave up:
+        it ends by httpx's per-phase timeouts or by the total budget, checked per chunk."""
+        give_up = time.monotonic() + budget_ms / 1000
         async with client.stream("POST", self.url, content=content,
                                  timeout=budget_ms / 1000) as response:
             if not response.is_success:
@@ -239,12 +272,19 @@ class OpenAICompatBackend(Backend):
                 raw += chunk
                 if len(raw) > MAX_BODY_BYTES:
                     raise UpstreamInvalidOutput(f"{self.url}: reply larger than {MAX_BODY_BYTES} bytes")
+                if time.monotonic() > give_up:
+                    raise UpstreamTimeout(f"{self.url}: the reply trickled in for more than "
+                                          f"{budget_ms:.0f} ms; the connection is dropped")
         return bytes(raw)
 
     def _submit(self, exchange: Exchange, budget_ms: float) -> concurrent.futures.Future:
         content = json.dumps(self.request_body(exchange), ensure_ascii=False).encode("utf-8")
         worker = self._worker()
-        return worker.submit(self._post(worker.client, content, budget_ms))
+        future = worker.submit(self._post(worker.client, content, budget_ms), MAX_IN_FLIGHT)
+        if future is None:
+            raise UpstreamBusy(f"{self.url}: {MAX_IN_FLIGHT} LLM requests already in flight; "
+                               "answering without the LLM (is the LLM server overloaded?)")
+        return future
 
     # ----- the two entry points ---------------------------------------------------------------
     def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
@@ -252,10 +292,8 @@ class OpenAICompatBackend(Backend):
         budget_ms = self._budget_ms(deadline_ms)
         with _upstream_errors(self.url, budget_ms):
             future = self._submit(exchange, budget_ms)
-            try:
-                raw = future.result(timeout=budget_ms / 1000 - (time.perf_counter() - start))
-            finally:
-                future.cancel()            # no-op when done; else cancelled on the private loop
+            # on timeout the request is left to end by itself (module docstring: never cancel)
+            raw = future.result(timeout=max(0.0, budget_ms / 1000 - (time.perf_counter() - start)))
         return self._result(raw, start)
 
     async def atag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
@@ -263,8 +301,11 @@ class OpenAICompatBackend(Backend):
         budget_ms = self._budget_ms(deadline_ms)
         with _upstream_errors(self.url, budget_ms):
             future = asyncio.wrap_future(self._submit(exchange, budget_ms))
+            future.add_done_callback(_retrieve)
             try:
-                raw = await asyncio.wait_for(future, budget_ms / 1000 - (time.perf_counter() - start))
+                # shield: neither our timeout nor our caller's cancellation reaches the request
+                raw = await asyncio.wait_for(asyncio.shield(future),
+                                             budget_ms / 1000 - (time.perf_counter() - start))
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():

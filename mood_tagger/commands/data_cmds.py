@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import json
 
-from mood_tagger.data.jsonl import check_file, expand_paths
+from mood_tagger.data.jsonl import check_file, duplicate_ids, expand_paths
 from mood_tagger.errors import DataError
 from mood_tagger.data.summary import format_summary, summarise
 
 
 def run_check(args) -> int:
+    """Problems as `error:` lines on stdout, or with --json one JSON object and nothing else."""
     exchanges, errors = [], []
-    for path in expand_paths(args.files):
+    paths = expand_paths(args.files)
+    for path in paths:
         good, bad = check_file(path, require_labels=not args.unlabelled)
         exchanges += good
         errors += bad
-    for err in errors:
-        print(f"error: {err}")
+    errors += duplicate_ids(paths)
     summary = summarise(exchanges)
     if args.json:
-        print(json.dumps(summary | {"errors": len(errors)}, ensure_ascii=False, indent=2))
+        problems = [{"path": e.path, "line": e.line, "field": e.field, "message": str(e)}
+                    for e in errors]
+        print(json.dumps(summary | {"errors": len(errors), "problems": problems},
+                         ensure_ascii=False, indent=2))
     else:
+        for err in errors:
+            print(f"error: {err}")
         print(format_summary(summary))
-        print(f"\n{len(errors)} invalid line(s)" if errors else "\nall lines valid")
+        print(f"\n{len(errors)} problem(s)" if errors else "\nall lines valid")
     return 2 if errors else 0
 
 
@@ -85,8 +91,9 @@ def add_augment_parsers(sub) -> None:
     a = sub.add_parser("augment", help="generate surface-form augmentation of labelled data")
     a.add_argument("inputs", nargs="+", help="hand-written JSONL files or folders")
     a.add_argument("--out", required=True, help="output JSONL, e.g. data/augmented/augmented.jsonl")
-    a.add_argument("--copies", type=int, default=1)
-    a.add_argument("--seed", type=int, default=13)
+    a.add_argument("--copies", type=int, default=1,
+                   help="augmented variants written per hand-written exchange (default 1)")
+    a.add_argument("--seed", type=int, default=13, help="random seed: same seed, same output (default 13)")
     a.set_defaults(func=run_augment)
 
     o = sub.add_parser("overlap", help="find exact and near duplicates of another set in a corpus")

@@ -6,6 +6,9 @@ import datetime as dt
 import shlex
 import sys
 
+DOCS_REPORT = "docs/benchmarks.md"           # the report the README quotes: only with --update-docs
+DEFAULT_REPORT = "bench-results/benchmarks.md"
+
 
 def run_serve(args) -> int:
     from mood_tagger.commands.common import settings_from_args
@@ -35,7 +38,8 @@ def run_bench(args) -> int:
     result["http"] = runner.bench_http(settings_env(settings), seconds=args.seconds,
                                        soak_s=args.soak)
     command = "mood-tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    md, js = report.write(result, args.out, command)
+    out = args.out or (DOCS_REPORT if args.update_docs else DEFAULT_REPORT)
+    md, js = report.write(result, out, command)
     print(md.read_text())
     print(f"written: {md} and {js}", file=sys.stderr)
     return 0
@@ -47,16 +51,22 @@ def add_parser(sub, add_backend_options) -> None:
     p.add_argument("--port", type=int, help="port (default 7862)")
     p.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
     p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (MOOD_TAGGER_API_KEY)")
+    p.add_argument("--api-key-file", help="read the key from this file (not visible in `ps`; "
+                   "MOOD_TAGGER_API_KEY_FILE)")
     p.add_argument("--log-requests", action="store_true", default=None,
                    help="log children's messages (off by default: they are private)")
     p.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only)")
+    p.add_argument("--no-json-access-log", dest="json_access_log", action="store_false", default=None,
+                   help="no JSON access-log line per request on stderr (on by default; never texts)")
     add_backend_options(p)
     p.set_defaults(func=run_serve)
 
-    b = sub.add_parser("bench", help="latency/throughput/memory benchmark → docs/benchmarks.md")
+    b = sub.add_parser("bench", help="latency/throughput/memory benchmark → a markdown + JSON report")
     b.add_argument("--iterations", type=int, default=20000, help="in-process exchanges")
     b.add_argument("--seconds", type=float, default=10.0, help="seconds per HTTP load level")
     b.add_argument("--soak", type=float, default=60.0, help="soak duration in seconds (0: skip)")
-    b.add_argument("--out", default="docs/benchmarks.md", help="markdown report (JSON beside it)")
+    b.add_argument("--out", help=f"markdown report, JSON beside it (default {DEFAULT_REPORT})")
+    b.add_argument("--update-docs", action="store_true",
+                   help=f"write {DOCS_REPORT}, the report the README quotes (tracked in git)")
     add_backend_options(b)
     b.set_defaults(func=run_bench)

@@ -187,6 +187,31 @@ def check_file(path: str | Path, *, require_labels: bool = True,
     return good, errors
 
 
+def duplicate_ids(paths: Iterable[Path]) -> list[DataError]:
+    """Every line whose "id" an earlier line (of any of the files) already has."""
+    first: dict[str, str] = {}
+    errors: list[DataError] = []
+    for path in paths:
+        try:
+            lines = list(_numbered_lines(_read(Path(path))))
+        except DataError:
+            continue                      # check_file reports unreadable files
+        for number, line in lines:
+            try:
+                record_id = json.loads(line.decode("utf-8")).get("id")
+            except (ValueError, AttributeError):
+                continue                  # check_file reports the line itself
+            if not isinstance(record_id, str):
+                continue
+            if record_id in first:
+                errors.append(DataError(f"duplicate id {record_id!r}, first at {first[record_id]}; "
+                                        "give every exchange its own id", path=str(path),
+                                        line=number, field="id"))
+            else:
+                first[record_id] = f"{path}:{number}"
+    return errors
+
+
 def write_exchanges(path: str | Path, exchanges: Iterable[Exchange]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

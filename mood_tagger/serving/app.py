@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import json
 import logging
 import time
-import uuid
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -20,9 +20,13 @@ from mood_tagger import __version__
 from mood_tagger.backends import Backend, create_backend
 from mood_tagger.data.inputs import make_exchange
 from mood_tagger.errors import BackendError, InputError, ModelError, MoodTaggerError
-from mood_tagger.serving import chat_format
+from mood_tagger.serving import chat_format, chat_output, chat_params, readiness
+from mood_tagger.serving.access_log import RequestIdMiddleware, configure_logging, log_tag, request_id
+from mood_tagger.serving.admission import Admission, fallback_tag
 from mood_tagger.serving.metrics import ServiceMetrics
-from mood_tagger.serving.middleware import GuardMiddleware, MetricsMiddleware, error_payload
+from mood_tagger.serving.middleware import (AbuseGuardMiddleware, GuardMiddleware,
+                                           MetricsMiddleware, error_payload)
+from mood_tagger.serving.streaming import stream_response
 from mood_tagger.serving.schemas import (BatchRequest, BatchResponse, ChatRequest, ErrorResponse,
                                          TagRequest, TagResponse, TurnIn)
 from mood_tagger.settings import Settings
@@ -36,6 +40,7 @@ ERROR_STATUS: dict[type, tuple[int, str]] = {
     ModelError: (503, "model_unavailable"),
     MoodTaggerError: (500, "internal_error"),
 }
+BATCH_CHUNK = 16     # batch items tagged at once (issue 8: a batch must not stall others)
 KNOWN_FIELDS = sorted({*TagRequest.model_fields, *TurnIn.model_fields, *BatchRequest.model_fields})
 ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422)}
 
@@ -70,6 +75,8 @@ def _turns(history) -> list[dict] | None:
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = ServiceMetrics()
+    admission = Admission(settings.max_concurrency, settings.max_queue, settings.overload_503,
+                          metrics.registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -80,7 +87,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         await app.state.backend.aclose()
         app.state.backend.close()
 
-    app = FastAPI(title="mood-tagger", version=__version__, lifespan=lifespan,
+    # FastAPIOffline: /docs serves Swagger UI from the installed package, no CDN (works offline)
+    app = FastAPIOffline(title="mood-tagger", version=__version__, lifespan=lifespan,
                   description="Emotion and celebrate tags for Pika's replies (LABELS.md), with an "
                               "OpenAI-compatible drop-in at /v1/chat/completions.")
     app.state.ready = False
@@ -94,16 +102,27 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             raise InputError(f"{where}{exc}") from exc
 
     async def tag_one(request: Request, ex, deadline_ms) -> dict:
-        """Tag within the deadline counted from the request's arrival."""
+        """Tag within the deadline counted from the request's acceptance (admission.py):
+        the fallback tag at once when it can no longer be met; latency_ms since acceptance."""
         deadline = deadline_ms or settings.default_deadline_ms
-        arrived = request.scope.get("state", {}).get("arrived")
-        if arrived is not None:
-            deadline = max(0.0, deadline - (time.perf_counter() - arrived) * 1000)
-        result = await app.state.backend.atag(ex, deadline)
+        arrived = request.scope.get("state", {}).get("arrived") or time.perf_counter()
+        left = deadline - (time.perf_counter() - arrived) * 1000
+        result = None
+        if left <= 0:
+            admission.refuse("deadline_passed")
+            result = fallback_tag(app.state.backend, ex, "deadline_passed", arrived)
+        else:
+            async with admission.slot(left) as admitted:
+                if admitted:
+                    left = deadline - (time.perf_counter() - arrived) * 1000
+                    result = await app.state.backend.atag(ex, max(0.0, left))
+                    result = replace(result, latency_ms=(time.perf_counter() - arrived) * 1000)
+            if result is None:
+                admission.refuse("overloaded")
+                result = fallback_tag(app.state.backend, ex, "overloaded", arrived)
         metrics.tags.labels(result.backend, result.reason).inc()
         if settings.log_requests:
-            log.info("tag user=%r pika=%r -> %s/%s", ex.user_last_message, ex.pika_response,
-                     result.emotion_name, result.celebrate)
+            log_tag(log, request_id(request.scope), ex, result)
         return result.to_dict()
 
     # ----- errors: one table -------------------------------------------------
@@ -111,7 +130,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     async def on_domain_error(request: Request, exc: MoodTaggerError):
         status, kind = next(v for cls, v in ERROR_STATUS.items() if isinstance(exc, cls))
         metrics.errors.labels(getattr(exc, "kind", kind)).inc()
-        return _error(status, str(exc), kind)
+        return _error(status, str(exc), kind, getattr(exc, "param", None),
+                      headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError):
@@ -148,39 +168,33 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         # every item is validated before any is tagged; errors name the item
         exchanges = [exchange_of(r.user_last_message, r.pika_response, _turns(r.history),
                                  f"items[{i}].") for i, r in enumerate(req.items)]
-        jobs = [tag_one(request, ex, r.deadline_ms) for ex, r in zip(exchanges, req.items)]
-        return {"results": await asyncio.gather(*jobs)}
+        results: list[dict] = []
+        for i in range(0, len(exchanges), BATCH_CHUNK):   # a chunk at a time: others get turns
+            results += await asyncio.gather(*(tag_one(request, ex, r.deadline_ms) for ex, r in zip(
+                exchanges[i:i + BATCH_CHUNK], req.items[i:i + BATCH_CHUNK])))
+            await asyncio.sleep(0)
+        return {"results": results}
 
     @app.post("/v1/chat/completions", responses=ERROR_RESPONSES)
     async def chat_completions(req: ChatRequest, request: Request,
                                x_deadline_ms: float | None = Header(default=None, gt=0,
                                                                     le=60_000)) -> dict:
         """OpenAI-compatible drop-in for the original plan's client: the last user message
-        holds the `[CONTEXT]` block; the answer's content is the JSON tag string."""
-        if req.stream:
-            raise InputError("stream: streaming is not supported; send \"stream\": false")
+        holds the `[CONTEXT]` block; the answer's content is the JSON tag string. Every option
+        is honoured or refused by name (chat_params.py); `"stream": true` answers with SSE."""
+        options = chat_params.parse_options(req.model_dump(exclude={"messages"}))
         users = [m for m in req.messages if m.role == "user"]
         if not users:
             raise InputError("messages: no user message; expected a user message with "
-                             f"{chat_format.EXPECTED_FORMAT}")
+                             f"{chat_format.EXPECTED_FORMAT}", param="messages")
         content = chat_format.message_text(users[-1].content)
         user, pika, history = chat_format.parse_context(content)
         result = await tag_one(request, exchange_of(user, pika, history), x_deadline_ms)
-        answer = json.dumps({"emotion_name": result["emotion_name"],
-                             "celebrate": result["celebrate"]}, ensure_ascii=False)
         prompt_tokens = sum(len(chat_format.message_text(m.content)) for m in req.messages) // 4
-        completion_tokens = 15
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
-            "created": int(time.time()), "model": req.model,
-            "system_fingerprint": f"mood-tagger-{__version__}",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
-                         "logprobs": None, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-            "mood_tagger": {k: result[k] for k in ("backend", "reason", "model", "latency_ms",
-                                                    "celebrate_p")},
-        }
+        completion = chat_output.Completion(
+            req.model, chat_output.generate(result, options), options, prompt_tokens,
+            {k: result[k] for k in ("backend", "reason", "model", "latency_ms", "celebrate_p")})
+        return stream_response(completion) if options.stream else completion.response()
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -196,16 +210,29 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         return {"status": "ok", "backend": settings.backend,
                 "model": app.state.backend.model_name, "version": __version__}
 
+    @app.get("/readyz")
+    async def readyz():
+        """Readiness: 200 "ready", or 200 "degraded" naming the tier that is down (the service
+        still answers); 503 before the models are loaded."""
+        if not app.state.ready:
+            return _error(503, "model not loaded yet", "model_unavailable")
+        return {**await readiness.readiness(app.state.backend), "version": __version__}
+
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics():
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.add_middleware(GuardMiddleware, api_key=settings.api_key,
                        max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(AbuseGuardMiddleware, hosts=settings.allowed_hosts,
+                       max_header_bytes=settings.max_header_bytes, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)   # outermost: every answer has an x-request-id
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """uvicorn factory for `--workers N`: settings come from MOOD_TAGGER_* variables."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(access=settings.json_access_log)
+    return create_app(settings)

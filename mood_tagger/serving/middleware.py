@@ -11,7 +11,7 @@ import time
 
 from mood_tagger.serving.metrics import ServiceMetrics
 
-OPEN_PATHS = {"/healthz"}
+OPEN_PATHS = {"/healthz", "/readyz"}
 JSON_BODY_PATHS = {"/v1/tag", "/v1/tag/batch", "/v1/chat/completions"}
 
 
@@ -40,8 +40,10 @@ class GuardMiddleware:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         if self.api_key and scope["path"] not in OPEN_PATHS:
-            given = headers.get(b"authorization", b"").decode("latin-1")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self.api_key}".encode()):
+            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+            ok = scheme.lower() == b"bearer" and hmac.compare_digest(  # RFC 6750: any case
+                given.strip(), self.api_key.encode("utf-8"))
+            if not ok:
                 self.metrics.errors.labels("unauthorized").inc()
                 return await send_error(send, 401, "missing or wrong bearer token; send the header "
                                         "'Authorization: Bearer <MOOD_TAGGER_API_KEY>'",
@@ -110,3 +112,36 @@ class MetricsMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(path, scope["method"], status, time.perf_counter() - start)
+
+
+class AbuseGuardMiddleware:
+    """Header size and Host allowlist, before anything else (issue 8).
+
+    Headers over `max_header_bytes` get 431 (h11 already refuses an incomplete header block
+    over the same size with 400, so a huge header is never parsed in full). Only the listed
+    Host names are served (DNS rebinding: a web page must not reach a keyless service on
+    127.0.0.1 by a name it controls): 421 names the allowed hosts; /healthz stays open."""
+
+    def __init__(self, app, hosts: str, max_header_bytes: int, metrics: ServiceMetrics):
+        self.app, self.metrics, self.max_header = app, metrics, max_header_bytes
+        self.hosts = {h.strip().lower().encode() for h in hosts.split(",") if h.strip()}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        size = sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+        if size > self.max_header:
+            self.metrics.errors.labels("headers_too_large").inc()
+            return await send_error(send, 431, f"request headers of {size} bytes exceed the limit "
+                                    f"of {self.max_header}; send shorter headers",
+                                    "invalid_request_error", [(b"connection", b"close")])
+        if not self.hosts or scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        host = dict(scope["headers"]).get(b"host", b"").lower()
+        name = host.rsplit(b":", 1)[0] if not host.endswith(b"]") else host
+        if name not in self.hosts and host not in self.hosts:
+            self.metrics.errors.labels("host_not_allowed").inc()
+            return await send_error(send, 421, f"Host {host.decode('latin-1')!r} is not served here; "
+                                    "allowed: " + ", ".join(sorted(h.decode() for h in self.hosts)) +
+                                    " (MOOD_TAGGER_ALLOWED_HOSTS)", "invalid_request_error")
+        return await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mood_tagger.data.inputs import DEFAULT_MAX_CHARS, DEFAULT_MAX_TURNS
 
@@ -71,15 +71,27 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """The OpenAI chat-completions request of the original plan; unknown options are ignored."""
+    """The OpenAI chat-completions request; the options beyond these are checked one by one in
+    serving/chat_params.py (honoured, or refused with a 400 naming them)."""
 
     model_config = ConfigDict(extra="allow")
     model: str = "mood-tagger"
     messages: list[ChatMessage] = Field(min_length=1, max_length=64)
     temperature: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, strict=True)
     response_format: dict | None = None
-    stream: bool | None = False
+    stream: bool | None = Field(default=False, strict=True)
+
+    @field_validator("model")
+    @classmethod
+    def _model_is_utf8(cls, value: str) -> str:
+        """A lone surrogate ("\\ud800") cannot be echoed back as UTF-8 (issue 8: it gave 500)."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"contains a lone surrogate at position {exc.start}; send a model "
+                             "name of valid Unicode, e.g. \"mood-tagger\"") from None
+        return value
 
 
 class ErrorDetail(BaseModel):
