@@ -45,6 +45,18 @@ def test_original_plan_client_works_unchanged(server, monkeypatch, capsys):
         assert result["emotion"] in EMOTION_TAGS
 
 
+def test_plan_client_runs_from_the_repo_root(server):
+    """The README's command, in a fresh process from the repo root."""
+    import subprocess
+    import sys
+    root = EXAMPLES.parent
+    out = subprocess.run([sys.executable, "examples/plan_client.py", "--url",
+                          f"{server.url}/v1/chat/completions"], cwd=root, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "All tests completed" in out.stdout and "Error" not in out.stdout
+
+
 def test_official_openai_package_works(server):
     from openai import OpenAI
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from mood_tagger.backends import create_backend
+from mood_tagger.data.schema import Exchange
 from mood_tagger.serving.app import create_app
 from mood_tagger.serving.server import ThreadedServer
 from mood_tagger.settings import Settings
@@ -76,6 +77,24 @@ def test_readiness_reports_an_unreachable_llm_and_keeps_serving(server):
             assert tiers["openai"]["status"] == ("ok" if status == "ready" else "unreachable")
             assert http.get("/healthz").json()["status"] == "ok"               # liveness unaffected
             assert http.post("/v1/tag", json=BODY).status_code == 200
+
+
+def test_a_missing_encoder_degrades_the_service_instead_of_stopping_it(tmp_path):
+    from mood_tagger.errors import ModelError
+    strict = Settings(backend="encoder", encoder_model=tmp_path)          # no model files there
+    with pytest.raises(ModelError, match="not an encoder model folder"):
+        create_backend("encoder", strict)                                # tag / eval / bench: an error
+    settings = strict.model_copy(update={"encoder_missing_ok": True})   # what `serve` sets
+    with ThreadedServer(create_app(settings, backend=create_backend("encoder", settings))) as srv, \
+            httpx.Client(base_url=srv.url) as http:
+        ready = http.get("/readyz").json()
+        assert ready["status"] == "degraded", ready
+        tiers = [(t["backend"], t["status"]) for t in ready["tiers"]]
+        assert tiers == [("encoder", "missing"), ("classifier", "ok")]
+        assert str(tmp_path) in ready["tiers"][0]["detail"]
+        body = http.post("/v1/tag", json=BODY).json()
+        assert (body["backend"], body["reason"]) == ("classifier", "encoder_missing")
+        assert body["emotion_name"] == shipped_backend().tag(Exchange(**BODY)).emotion_name
 
 
 def test_readyz_is_open_like_healthz():

@@ -5,6 +5,8 @@ classifier as its deadline fallback.
     encoder           encoder      the encoder answered within the deadline
     encoder_timeout   classifier   the deadline passed first (overload, slow machine)
     encoder_error     classifier   the encoder failed (logged)
+    encoder_missing   classifier   `serve` could not load the encoder model (logged once;
+                                   /readyz reports the tier "missing", the service keeps serving)
 
 The emotion answer averages the encoder's and the n-gram model's calibrated probabilities
 (`emotion_weight` on the encoder, 0.5 by default: measured in docs/model-selection.md, it lifts
@@ -25,6 +27,7 @@ from mood_tagger.backends.base import Backend, TagResult, register
 from mood_tagger.backends.batcher import MicroBatcher
 from mood_tagger.backends.classifier import ClassifierBackend
 from mood_tagger.data.schema import Exchange
+from mood_tagger.errors import ModelError
 from mood_tagger.model.encoder_model import EncoderModel
 from mood_tagger.model.protocol import Prediction, to_predictions
 
@@ -55,8 +58,16 @@ class EncoderBackend(Backend):
         return to_predictions(emo, cel, self.model.calibration)
 
     @classmethod
-    def from_settings(cls, settings) -> "EncoderBackend":
-        return cls(EncoderModel.load(settings.encoder_model), ClassifierBackend.from_settings(settings),
+    def from_settings(cls, settings) -> "Backend":
+        fallback = ClassifierBackend.from_settings(settings)
+        try:
+            model = EncoderModel.load(settings.encoder_model)
+        except ModelError as exc:
+            if not settings.encoder_missing_ok:
+                raise
+            log.error("encoder tier unavailable, the n-gram model answers for it: %s", exc)
+            return UnavailableEncoder(fallback, str(exc))
+        return cls(model, fallback,
                    default_deadline_ms=settings.default_deadline_ms,
                    max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms,
                    emotion_weight=settings.encoder_emotion_weight)
@@ -104,3 +115,21 @@ class EncoderBackend(Backend):
 
     async def aclose(self) -> None:
         await self.batcher.aclose()
+
+
+class UnavailableEncoder(Backend):
+    """The encoder tier of a service whose encoder model could not be loaded: the n-gram
+    model answers every request (`reason: encoder_missing`); readiness reads `unavailable`."""
+
+    name = "encoder"
+    capabilities = frozenset({"in_process", "probabilities"})
+
+    def __init__(self, fallback: Backend, detail: str):
+        self.fallback, self.unavailable = fallback, detail
+
+    @property
+    def model_name(self) -> str:
+        return self.fallback.model_name
+
+    def tag(self, exchange: Exchange, deadline_ms: float | None = None) -> TagResult:
+        return replace(self.fallback.tag(exchange), backend="classifier", reason="encoder_missing")

@@ -15,7 +15,8 @@ def run_serve(args) -> int:
     from mood_tagger.backends import create_backend
     from mood_tagger.serving.server import serve
 
-    settings = settings_from_args(args)
+    # a missing encoder degrades the service (n-gram answers, /readyz says so) instead of stopping it
+    settings = settings_from_args(args).model_copy(update={"encoder_missing_ok": True})
     create_backend(settings.backend, settings).close()  # fail fast, clearly, before uvicorn starts
     serve(settings, access_log=args.access_log)
     return 0

@@ -3,7 +3,8 @@
 A remote tier (an OpenAI-compatible LLM server) is probed with `GET {base_url}/models`; when
 it does not answer, the tier is "unreachable" and the service is "degraded": it still
 answers (the in-process tier before it answers for it), so readiness stays 200 and only says
-so. 503 only before the models are loaded or after shutdown began.
+so. An encoder tier whose model could not be loaded is "missing" (the n-gram model answers
+for it), also degraded. 503 only before the models are loaded or after shutdown began.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def tiers_of(backend: Backend) -> list[Backend]:
 
 async def _probe(tier: Backend, client: httpx.AsyncClient) -> dict:
     entry = {"backend": tier.name, "model": tier.model_name, "status": "ok"}
+    if getattr(tier, "unavailable", None):          # an encoder whose model did not load
+        return {**entry, "status": "missing", "detail": tier.unavailable}
     url = getattr(tier, "url", None)
     if "remote" not in tier.capabilities or not isinstance(url, str):
         return entry
