@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import contextmanager
+
+import httpx
 
 from mood_tagger.backends.base import Backend, TagResult
 from mood_tagger.backends.classifier import ClassifierBackend
@@ -39,3 +42,20 @@ class SlowBackend(Backend):
     async def atag(self, exchange, deadline_ms=None) -> TagResult:
         await asyncio.sleep(self.delay_s)
         return self._result()
+
+
+@contextmanager
+def shipped_service_client():
+    """An HTTP client to a real server (ephemeral port) serving the shipped n-gram model."""
+    from mood_tagger.serving.app import create_app
+    from mood_tagger.serving.server import ThreadedServer
+    from mood_tagger.settings import Settings
+    with ThreadedServer(create_app(Settings(), backend=shipped_backend())) as srv, \
+            httpx.Client(base_url=srv.url) as client:
+        yield client
+
+
+def post_chat(http: httpx.Client, content: str, **options) -> httpx.Response:
+    """POST /v1/chat/completions with one user message and any chat options."""
+    return http.post("/v1/chat/completions",
+                     json={"messages": [{"role": "user", "content": content}], **options})

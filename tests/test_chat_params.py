@@ -8,10 +8,7 @@ import math
 import httpx
 import pytest
 
-from mood_tagger.serving.app import create_app
-from mood_tagger.serving.server import ThreadedServer
-from mood_tagger.settings import Settings
-from tests.service_helpers import shipped_backend
+from tests.service_helpers import post_chat, shipped_service_client
 
 CONTEXT = ('[CONTEXT]\nuser_last_message: "Dạ, con voi ăn cỏ ạ."\n'
            'pika_response: "Đúng rồi, con giỏi lắm!"\n[OUTPUT]\n')
@@ -22,14 +19,12 @@ TAG_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["emo
 
 @pytest.fixture(scope="module")
 def http():
-    with ThreadedServer(create_app(Settings(), backend=shipped_backend())) as srv, \
-            httpx.Client(base_url=srv.url) as client:
+    with shipped_service_client() as client:
         yield client
 
 
 def chat(http, **options) -> httpx.Response:
-    return http.post("/v1/chat/completions",
-                     json={"messages": [{"role": "user", "content": CONTEXT}], **options})
+    return post_chat(http, CONTEXT, **options)
 
 
 def test_defaults_answer_the_whole_json_with_stop(http):

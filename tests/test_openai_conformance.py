@@ -11,10 +11,7 @@ import httpx
 import jsonschema
 import pytest
 
-from mood_tagger.serving.app import create_app
-from mood_tagger.serving.server import ThreadedServer
-from mood_tagger.settings import Settings
-from tests.service_helpers import shipped_backend
+from tests.service_helpers import post_chat, shipped_service_client
 
 SCHEMAS = json.loads((Path(__file__).parent / "data" / "openai-chat-schemas.json").read_text("utf-8"))
 CONTEXT = ('[CONTEXT]\nuser_last_message: "Tớ thích màu xanh nhất!"\n'
@@ -28,14 +25,12 @@ def check(name: str, instance) -> None:
 
 @pytest.fixture(scope="module")
 def http():
-    with ThreadedServer(create_app(Settings(), backend=shipped_backend())) as srv, \
-            httpx.Client(base_url=srv.url) as client:
+    with shipped_service_client() as client:
         yield client
 
 
 def chat(http, **options) -> httpx.Response:
-    return http.post("/v1/chat/completions",
-                     json={"messages": [{"role": "user", "content": CONTEXT}], **options})
+    return post_chat(http, CONTEXT, **options)
 
 
 def test_the_schema_file_is_the_spec_and_catches_a_broken_answer():
