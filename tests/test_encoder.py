@@ -170,3 +170,22 @@ def test_load_model_dispatches_on_kind(tiny_encoder, tiny_model_path, tmp_path):
         "emotion": list(EMOTION_TAGS), "celebrate": ["yes", "no"]}}))
     with pytest.raises(ModelError, match="celebrate labels"):
         load_model(tmp_path)
+
+
+def test_fine_tune_fits_the_teachers_soft_celebrate_targets(tiny_corpus):
+    from dataclasses import replace
+    from mood_tagger.training.encoder_trainer import EncoderTrainConfig, train_encoder
+    from tests.encoder_fixtures import TINY_ENCODER, e5_base
+
+    golds = load_exchanges([tiny_corpus])
+    cfg = EncoderTrainConfig(**(TINY_ENCODER | {"epochs": 2, "retrain_all": False}))
+
+    def head_after(exchanges):
+        net, _tok, _config = train_encoder(exchanges, e5_base(), cfg, device="cpu", progress=False)
+        return net.head.weight.detach().numpy()
+
+    hard = head_after(golds)
+    same = [replace(g, extra=g.extra | {"teacher_celebrate_p": float(g.celebrate == "yes")}) for g in golds]
+    halves = [replace(g, extra=g.extra | {"teacher_celebrate_p": 0.5}) for g in golds]
+    np.testing.assert_allclose(head_after(same), hard, rtol=0, atol=1e-6)
+    assert not np.allclose(head_after(halves), hard, atol=1e-4)

@@ -23,12 +23,13 @@ from mood_tagger.training.optimiser import Adam, forward, init_weights, loss_and
 N_OUT = len(EMOTION_TAGS) + 2
 
 
-def problem(hidden: int, seed: int = 0):
-    """A small float64 problem: a sparse batch, soft emotion targets, celebrate labels."""
+def problem(hidden: int, seed: int = 0, soft_celebrate: bool = False):
+    """A small float64 problem: a sparse batch, soft emotion targets, celebrate labels (or
+    soft P(yes) targets, as `label --soft` gives)."""
     rng = np.random.default_rng(seed)
     X = sparse.random(6, 10, density=0.4, random_state=seed, format="csr", dtype=np.float64)
     y_emo = rng.dirichlet(np.ones(len(EMOTION_TAGS)), size=6)
-    y_cel = rng.integers(0, 2, size=6)
+    y_cel = rng.random(6) if soft_celebrate else rng.integers(0, 2, size=6)
     w = {k: v.astype(np.float64) for k, v in init_weights(10, hidden, rng).items()}
     for v in w.values():
         v += rng.standard_normal(v.shape) * 0.3          # away from zero: ReLU kinks, W1 = 0
@@ -42,10 +43,11 @@ def objective(X, y_emo, y_cel, w, rows, *, l2, cw, activation, mask=None):
     return loss / X.shape[0] + 0.5 * l2 * reg
 
 
-@pytest.mark.parametrize("hidden, activation, dropout", [
-    (0, "relu", 0.0), (5, "relu", 0.0), (5, "linear", 0.0), (5, "relu", 0.5)])
-def test_gradients_equal_finite_differences(hidden, activation, dropout):
-    X, y_emo, y_cel, w = problem(hidden)
+@pytest.mark.parametrize("hidden, activation, dropout, soft", [
+    (0, "relu", 0.0, False), (5, "relu", 0.0, False), (5, "linear", 0.0, False), (5, "relu", 0.5, False),
+    (5, "relu", 0.0, True)])
+def test_gradients_equal_finite_differences(hidden, activation, dropout, soft):
+    X, y_emo, y_cel, w = problem(hidden, soft_celebrate=soft)
     mask = None
     if hidden and dropout:
         mask = (np.random.default_rng(1).random((6, hidden)) >= dropout) / (1 - dropout)

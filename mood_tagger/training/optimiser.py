@@ -69,7 +69,8 @@ def loss_and_grads(xb: sparse.csr_matrix, y_emo: np.ndarray, y_cel: np.ndarray,
     logits, a = output_logits(z1, w, activation, mask)
     p_emo = softmax(logits[:, :N_EMO])
     p_cel = softmax(logits[:, N_EMO:])
-    cel_onehot = np.eye(2, dtype=np.float32)[y_cel]
+    y_yes = np.asarray(y_cel, dtype=y_emo.dtype)     # 0/1 labels or soft P(yes) targets
+    cel_onehot = np.stack([1.0 - y_yes, y_yes], axis=1)
     loss = float(-(y_emo * np.log(p_emo + 1e-9)).sum()
                  - celebrate_weight * (cel_onehot * np.log(p_cel + 1e-9)).sum())
     grad = np.concatenate([p_emo - y_emo, celebrate_weight * (p_cel - cel_onehot)], axis=1) / n

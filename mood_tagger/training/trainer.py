@@ -85,12 +85,13 @@ def train_model(exchanges: Sequence[Exchange], cfg: TrainConfig | None = None, *
     X = matrix.design_matrix(feats, vocab, idf)
     y_emo = matrix.emotion_targets(exchanges, cfg.ok_mass)
     y_cel = matrix.celebrate_targets(exchanges)
+    y_cel_soft = matrix.celebrate_soft_targets(exchanges)
     y_emo_hard = np.array([EMOTION_TAGS.index(ex.emotion_name) for ex in exchanges])
     log(f"{len(exchanges)} exchanges, {len(vocab_list)} features")
 
     cal, fit = calibration_split(exchanges, cfg.calibration_fraction, cfg.seed)
     n_cal = len(cal)
-    w_split = _fit(X[fit], y_emo[fit], y_cel[fit], cfg, "train (calibration split)", progress)
+    w_split = _fit(X[fit], y_emo[fit], y_cel_soft[fit], cfg, "train (calibration split)", progress)
     logits, _ = forward(X[cal], w_split, cfg.activation)
     calibration = {
         # calibrated against emotion_name (what strict accuracy counts), not the soft targets
@@ -103,7 +104,7 @@ def train_model(exchanges: Sequence[Exchange], cfg: TrainConfig | None = None, *
         p_yes, y_cel[cal], cfg.celebrate_target_precision, cfg.celebrate_target_recall)
     log(f"calibration: {calibration}")
 
-    weights = _fit(X, y_emo, y_cel, cfg, "train (all data)", progress)
+    weights = _fit(X, y_emo, y_cel_soft, cfg, "train (all data)", progress)
     if cfg.weights_dtype == "float16":
         weights = {k: v.astype(np.float16).astype(np.float32) if v.ndim == 2 else v
                    for k, v in weights.items()}
