@@ -38,12 +38,15 @@ class _Base:
     def __init__(self, base_url: str = "http://127.0.0.1:7862", *, timeout_ms: float = 50.0,
                  api_key: str | None = None, fallback: dict | None = None):
         self.base_url = base_url.rstrip("/")
-        self.timeout = httpx.Timeout(timeout_ms / 1000)
+        self.timeout_s = timeout_ms / 1000
+        self.timeout = httpx.Timeout(self.timeout_s)
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.fallback = fallback
 
     def _budget(self, timeout_ms: float | None) -> float:
-        return (timeout_ms / 1000) if timeout_ms is not None else self.timeout.read
+        if timeout_ms is not None:
+            return timeout_ms / 1000
+        return self.timeout_s
 
     @staticmethod
     def _body(user, pika, history, deadline_ms, budget_s: float) -> dict:
@@ -65,7 +68,8 @@ class _Base:
                 return response.json()
             except ValueError as exc:
                 error = exc  # a 2xx that is not JSON: the service is broken, not the request
-        reason = type(error).__name__ if error is not None else f"http_{response.status_code}"
+        reason = type(error).__name__ if error is not None or response is None \
+            else f"http_{response.status_code}"
         if self.fallback is None:
             raise ServiceUnavailable(f"mood-tagger service at {self.base_url} failed ({reason}); "
                                      "pass fallback=... to get a default answer instead") from error

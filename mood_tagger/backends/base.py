@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from mood_tagger.data.schema import Exchange
 from mood_tagger.errors import InputError
@@ -68,7 +67,7 @@ BUILTIN = {"classifier": "mood_tagger.backends.classifier:ClassifierBackend",
            "encoder": "mood_tagger.backends.encoder:EncoderBackend",
            "openai": "mood_tagger.backends.openai_compat:OpenAICompatBackend",
            "cascade": "mood_tagger.backends.cascade:CascadeBackend"}
-_REGISTRY: dict[str, Callable[..., Backend]] = {}
+_REGISTRY: dict[str, type[Backend]] = {}
 
 
 def register(name: str):

@@ -80,11 +80,12 @@ def output_constraint(dialect: str, mode: str) -> tuple[dict, str, int]:
             return {"structured_outputs": {"json": prompt.EMOTION_SCHEMA}}, "json", 32
         return {"response_format": {"type": "json_schema", "json_schema": {
             "name": "mood_tag", "strict": True, "schema": prompt.EMOTION_SCHEMA}}}, "json", 32
-    fields = {"vllm": {"structured_outputs": {"choice": list(prompt.CODES)}},
-              "trtllm": {"response_format": {"type": "regex", "regex": prompt.CODE_REGEX}},
-              "sglang": {"regex": prompt.CODE_REGEX},
-              "llamacpp": {"grammar": prompt.CODE_GRAMMAR}}.get(dialect, _TOP_LOGPROBS)
-    return fields, "code", 1
+    one_token: dict[str, dict] = {
+        "vllm": {"structured_outputs": {"choice": list(prompt.CODES)}},
+        "trtllm": {"response_format": {"type": "regex", "regex": prompt.CODE_REGEX}},
+        "sglang": {"regex": prompt.CODE_REGEX},
+        "llamacpp": {"grammar": prompt.CODE_GRAMMAR}}
+    return one_token.get(dialect, _TOP_LOGPROBS), "code", 1
 
 
 @contextmanager

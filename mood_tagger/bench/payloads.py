@@ -22,7 +22,7 @@ EXCHANGES = [
 def tag_bodies() -> list[bytes]:
     out = []
     for user, pika, history in EXCHANGES:
-        body = {"user_last_message": user, "pika_response": pika}
+        body: dict[str, object] = {"user_last_message": user, "pika_response": pika}
         if history:
             body["history"] = history
         out.append(json.dumps(body, ensure_ascii=False).encode("utf-8"))

@@ -69,7 +69,8 @@ def _rss_kb(pid: int, field: str = "VmRSS") -> int:
 class MemorySampler(threading.Thread):
     def __init__(self, pid: int, every_s: float = 1.0):
         super().__init__(daemon=True)
-        self.pid, self.every, self.samples = pid, every_s, []
+        self.pid, self.every = pid, every_s
+        self.samples: list[tuple[float, float]] = []
         self._halt = threading.Event()
 
     def run(self):

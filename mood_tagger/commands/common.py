@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 
 def add_backend_options(p: argparse.ArgumentParser) -> None:
@@ -30,7 +31,7 @@ def settings_from_args(args: argparse.Namespace):
     from mood_tagger.settings import Settings
 
     # every flag named like a Settings field overrides it; flags left out stay None
-    flags = {k: getattr(args, k, None) for k in Settings.model_fields}
+    flags: dict[str, Any] = {k: getattr(args, k, None) for k in Settings.model_fields}
     if flags.get("model") is not None and flags.get("backend") is None:
         # `--model DIR` alone means "use this model": the backend follows the model's kind
         from mood_tagger.model.protocol import model_kind, read_config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import sys
+from pathlib import Path
 
 DOCS_REPORT = "docs/benchmarks.md"           # the report the README quotes: only with --update-docs
 DEFAULT_REPORT = "bench-results/benchmarks.md"
@@ -39,7 +40,7 @@ def run_bench(args) -> int:
     result["http"] = runner.bench_http(settings_env(settings), seconds=args.seconds,
                                        soak_s=args.soak)
     command = "mood-tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    out = args.out or (DOCS_REPORT if args.update_docs else DEFAULT_REPORT)
+    out = Path(args.out or (DOCS_REPORT if args.update_docs else DEFAULT_REPORT))
     md, js = report.write(result, out, command)
     print(md.read_text())
     print(f"written: {md} and {js}", file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from mood_tagger.data.schema import Exchange, Turn
 from mood_tagger.data.soft_labels import check_soft_fields
@@ -67,7 +67,7 @@ def _turn_text(turn: dict, name: str, where: dict) -> str:
 def parse_record(obj: object, *, path: str | None = None, line: int | None = None,
                  require_labels: bool = True) -> Exchange:
     """Turn one decoded JSON value into an Exchange, or raise DataError."""
-    where = {"path": path, "line": line}
+    where: dict[str, Any] = {"path": path, "line": line}
     if not isinstance(obj, dict):
         raise DataError(f"expected a JSON object per line, found {_found(obj)}", **where)
     user = _text(obj, "user_last_message", where)

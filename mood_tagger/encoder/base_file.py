@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from mood_tagger.encoder.e5_format import E5File, read_e5_file, write_e5_file
 from mood_tagger.encoder.tokenizer import UnigramTokenizer
 from mood_tagger.encoder.vocab import choose_pieces
@@ -17,7 +19,7 @@ def prune_e5(base: E5File, corpus: Iterable[str], budget: int) -> E5File:
     full = UnigramTokenizer.from_e5(base)
     tok, rows = full.pruned(choose_pieces(full, corpus, budget))
     tensors = dict(base.tensors, **{"emb.word": base.tensors["emb.word"][rows]})
-    return replace(base, vocab_rows=len(rows), pieces=tok.pieces, scores=[full.scores[r] for r in rows],
+    return replace(base, vocab_rows=len(rows), pieces=tok.pieces, scores=np.array([full.scores[r] for r in rows], dtype=np.float32),
                    bos=tok.bos, eos=tok.eos, pad=tok.pad, unk=tok.unk, tensors=tensors)
 
 

@@ -15,7 +15,8 @@ N_OUT = len(EMOTION_TAGS) + 2     # 13 emotion logits, then celebrate no / yes
 
 
 def bert_config(e5: E5File, vocab_size: int, layers: int | None = None) -> BertConfig:
-    return BertConfig(vocab_size=vocab_size, hidden_size=e5.hidden,
+    return BertConfig(  # type: ignore[call-arg]  # position_embedding_type: a real kwarg
+                      vocab_size=vocab_size, hidden_size=e5.hidden,
                       num_hidden_layers=layers or e5.layers, num_attention_heads=e5.heads,
                       intermediate_size=e5.ffn, hidden_act="gelu", layer_norm_eps=e5.eps,
                       max_position_embeddings=e5.max_positions, type_vocab_size=e5.type_vocab,

@@ -27,7 +27,7 @@ class UnigramTokenizer:
             raise ModelError("tokenizer: pieces and scores differ in length")
         self.bos, self.eos, self.pad, self.unk = bos, eos, pad, unk
         self.norm = {int(cp): "".join(map(chr, out)) for cp, out in norm_map.items()}
-        self.index = {}
+        self.index: dict[str, int] = {}
         for i, p in enumerate(self.pieces):
             self.index.setdefault(p, i)   # e5.c's hash finds the first piece with these bytes
         self.unk_score = min(self.scores) - 10.0

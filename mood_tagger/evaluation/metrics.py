@@ -18,7 +18,7 @@ def _f1(p: float, r: float) -> float:
     return _ratio(2 * p * r, p + r)
 
 
-def per_tag(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, float]]:
+def per_tag(gold: Sequence[str | None], pred: Sequence[str]) -> dict[str, dict[str, float]]:
     out = {}
     for tag in EMOTION_TAGS:
         tp = sum(g == tag and p == tag for g, p in zip(gold, pred))
@@ -69,7 +69,7 @@ def latency_summary(latencies_ms: Sequence[float]) -> dict[str, float]:
             "latency_ms_mean": float(arr.mean())}
 
 
-def expected_calibration_error(probability: Sequence[float], outcome: Sequence[bool],
+def expected_calibration_error(probability: Sequence[float] | np.ndarray, outcome: Sequence[bool] | np.ndarray,
                                bins: int = 10) -> float:
     """Mean |observed frequency - predicted probability| over equal-width probability bins,
     weighted by bin size (threshold-free)."""

@@ -25,7 +25,8 @@ def evaluate_backend(backend, golds: Sequence[Exchange], *, progress: bool = Tru
     warmup = WARMUP if backend.name == "classifier" else 0  # no extra calls to a paid LLM
     for ex in golds[:warmup]:
         backend.tag(ex, deadline_ms)
-    answered, results, latencies, failures = [], [], [], Counter()
+    answered, results, latencies = [], [], []
+    failures: Counter[str] = Counter()
     for ex in tqdm(golds, desc="eval", unit="ex", disable=not progress, leave=False):
         start = time.perf_counter()
         try:

@@ -122,7 +122,7 @@ class TaggerModel:
         if self.config["model"].get("weights_dtype") == "float16":
             # The trainer already rounded these to float16, so loading gives identical floats.
             stored = {k: v.astype(np.float16) if v.ndim == 2 else v for k, v in stored.items()}
-        np.savez_compressed(path / "weights.npz", **stored)
+        np.savez_compressed(path / "weights.npz", **stored)  # type: ignore[arg-type]
         return path
 
     @classmethod

@@ -75,7 +75,7 @@ def configure_logging(access: bool = True) -> None:
     if not any(getattr(h, "_mood_tagger", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._mood_tagger = True
+        handler._mood_tagger = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     root.propagate = False

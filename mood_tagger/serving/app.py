@@ -9,6 +9,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any, Mapping
 
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,11 +43,11 @@ ERROR_STATUS: dict[type, tuple[int, str]] = {
 }
 BATCH_CHUNK = 16     # batch items tagged at once (issue 8: a batch must not stall others)
 KNOWN_FIELDS = sorted({*TagRequest.model_fields, *TurnIn.model_fields, *BatchRequest.model_fields})
-ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422)}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422)}
 
 
 def _error(status: int, message: str, kind: str, param: str | None = None,
-           headers: dict | None = None) -> JSONResponse:
+           headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_payload(status, message, kind, param), status_code=status,
                         headers=headers)
 
@@ -194,7 +195,9 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         completion = chat_output.Completion(
             req.model, chat_output.generate(result, options), options, prompt_tokens,
             {k: result[k] for k in ("backend", "reason", "model", "latency_ms", "celebrate_p")})
-        return stream_response(completion) if options.stream else completion.response()
+        if options.stream:
+            return stream_response(completion)  # type: ignore[return-value]
+        return completion.response()
 
     @app.get("/v1/models")
     async def models() -> dict:

@@ -20,16 +20,18 @@ PROBE_TIMEOUT_S = 0.5
 
 def tiers_of(backend: Backend) -> list[Backend]:
     """A cascade's tiers, an encoder with its n-gram fallback, or the backend alone."""
-    if getattr(backend, "tiers", None):
-        return [t for tier in backend.tiers for t in tiers_of(tier)]
+    tiers = getattr(backend, "tiers", None)
+    if tiers:
+        return [t for tier in tiers for t in tiers_of(tier)]
     fallback = getattr(backend, "fallback", None)
     return [backend, *tiers_of(fallback)] if isinstance(fallback, Backend) else [backend]
 
 
 async def _probe(tier: Backend, client: httpx.AsyncClient) -> dict:
     entry = {"backend": tier.name, "model": tier.model_name, "status": "ok"}
-    if getattr(tier, "unavailable", None):          # an encoder whose model did not load
-        return {**entry, "status": "missing", "detail": tier.unavailable}
+    unavailable = getattr(tier, "unavailable", None)
+    if unavailable:                                   # an encoder whose model did not load
+        return {**entry, "status": "missing", "detail": unavailable}
     url = getattr(tier, "url", None)
     if "remote" not in tier.capabilities or not isinstance(url, str):
         return entry

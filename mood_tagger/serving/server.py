@@ -33,7 +33,7 @@ class IdleTimeoutH11Protocol(H11Protocol):
     not sent a byte yet (uvicorn starts it only after a first response), so idle sockets
     are closed after `keep_alive_s` instead of being held for ever (issue 8)."""
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
                                                             self.timeout_keep_alive_handler)

@@ -40,8 +40,8 @@ def celebrate_threshold(p_yes: np.ndarray, y: np.ndarray, target_precision: floa
         prec = tp / pred.sum() if pred.sum() else 0.0
         rec = tp / (y == 1).sum() if (y == 1).sum() else 0.0
         margins.append(min(prec - target_precision, rec - target_recall))
-    margins = np.asarray(margins)
-    best = grid[margins >= margins.max() - 1e-9]
+    margin = np.asarray(margins)
+    best = grid[margin >= margin.max() - 1e-9]
     return float(best[len(best) // 2])
 
 

@@ -87,7 +87,7 @@ def _bucketed_batches(lengths: Sequence[int], size: int, rng: np.random.Generato
     """Shuffled batches of similar lengths (less padding): shuffle, sort each window of
     `window` batches by length, cut it into batches, shuffle the batch order."""
     order = rng.permutation(len(lengths))
-    batches = []
+    batches: list[np.ndarray] = []
     for start in range(0, len(order), size * window):
         chunk = order[start:start + size * window]
         chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
