@@ -4,7 +4,7 @@ every evaluation file given (per `group` where the file has one). For a GPU mach
     python scripts/finetune_and_eval.py --base build/e5-pruned.bin --out runs/enc12 \
         --eval build/eval/dev.jsonl build/eval/dev-hard.jsonl data/test --layers 12
 
-Writes <out>/fp32/, one folder per int8 variant (QUANT_VARIANTS: which MatMuls stay float32),
+Writes <out>/fp32/, one folder per quantised variant (QUANT_VARIANTS: scheme, float32 MatMuls),
 <out>/results.json and <out>/logits.npz (raw logits per evaluation file and precision, for
 comparing tier combinations offline). `--pick-on FILE` names the variant whose celebrate F1 is
 closest to float32's on FILE (use a file of our own, not a public evaluation set).
@@ -20,13 +20,14 @@ import numpy as np
 
 from mood_tagger.data import load_exchanges
 from mood_tagger.encoder.export import export_model
+from mood_tagger.encoder.quantize import calibration_ids
 from mood_tagger.evaluation.metrics import compute_metrics
 from mood_tagger.model import load_model
 from mood_tagger.training.encoder_trainer import EncoderTrainConfig, train_encoder
 
-QUANT_VARIANTS = {"int8": (), "int8-head": ("/head/",),
-                  "int8-last": ("/head/", "layer.11/"),
-                  "int8-last2": ("/head/", "layer.11/", "layer.10/")}
+# name -> (scheme of mood_tagger/encoder/quantize.py, MatMuls kept float32)
+QUANT_VARIANTS = {"int8": ("int8", ()), "int8-smooth": ("int8-smooth", ()),
+                  "int8-smooth-head": ("int8-smooth", ("/head/",)), "w8": ("w8", ())}
 KEYS = ("emotion_strict", "emotion_lenient", "celebrate_accuracy", "celebrate_precision",
         "celebrate_recall", "celebrate_f1")
 
@@ -61,11 +62,11 @@ def main() -> None:
     args = ap.parse_args()
     cfg = EncoderTrainConfig(**({"layers": args.layers} | json.loads(args.config)))
     import torch
+    exchanges = load_exchanges(args.data, for_training=True)
     if args.load_net:
         saved = torch.load(args.load_net, weights_only=False)
         net, tok, config, train_s, n_train = (saved[k] for k in ("net", "tok", "config", "train_s", "n_train"))
     else:
-        exchanges = load_exchanges(args.data, for_training=True)
         t0 = time.time()
         net, tok, config = train_encoder(exchanges, args.base, cfg, progress=False, log=print)
         train_s, n_train = time.time() - t0, len(exchanges)
@@ -77,11 +78,16 @@ def main() -> None:
     results = {"config": cfg.to_dict(), "train_seconds": round(train_s, 1),
                "calibration": config["calibration"], "n_train": n_train}
     logits = {}
+    calibration = calibration_ids(tok, exchanges, cfg.max_len)
     for quant in ("none", *QUANT_VARIANTS):
-        folder = export_model(net, tok, dict(config, name=out.name),
-                              out / ("fp32" if quant == "none" else quant),
-                              quantize="none" if quant == "none" else "int8",
-                              keep_fp32=QUANT_VARIANTS.get(quant, ()))
+        scheme, keep = QUANT_VARIANTS.get(quant, ("none", ()))
+        try:
+            folder = export_model(net, tok, dict(config, name=out.name),
+                                  out / ("fp32" if quant == "none" else quant),
+                                  quantize=scheme, keep_fp32=keep, calibration=calibration)
+        except ImportError as exc:              # w8 needs onnx_ir, which a machine may lack
+            results[quant] = {"error": repr(exc)}
+            continue
         model = load_model(folder)
         results[quant] = {"onnx_mb": round((folder / "model.onnx").stat().st_size / 1e6, 1)}
         for path in args.eval:
@@ -94,7 +100,7 @@ def main() -> None:
     if args.pick_on:
         gap = {q: abs(results[q][args.pick_on]["celebrate_f1"] - results["none"][args.pick_on]["celebrate_f1"])
                + abs(results[q][args.pick_on]["emotion_lenient"] - results["none"][args.pick_on]["emotion_lenient"])
-               for q in QUANT_VARIANTS}
+               for q in QUANT_VARIANTS if "error" not in results[q]}
         results["picked"] = min(gap, key=lambda q: (round(gap[q], 3), results[q]["onnx_mb"]))
         print("picked", results["picked"], gap)
     (out / "results.json").write_text(json.dumps(results, indent=1))

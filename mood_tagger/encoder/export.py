@@ -4,14 +4,12 @@
     tokenizer.json   the pruned unigram tokenizer (pure Python at run time)
     model.onnx       input_ids, attention_mask (int64, batch × length) → logits (batch × 15)
 
-`quantize="int8"` stores MatMul and embedding weights as per-channel int8 (dynamic
-quantisation); "none" keeps float32.
+`quantize` is one of mood_tagger.encoder.quantize.SCHEMES ("none" keeps float32).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import tempfile
 import warnings
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from mood_tagger.encoder.quantize import quantize as quantize_graph
 from mood_tagger.encoder.tokenizer import UnigramTokenizer
 from mood_tagger.labels import CELEBRATE_VALUES, EMOTION_TAGS
 
@@ -39,38 +38,17 @@ def export_onnx_graph(net: torch.nn.Module, path: Path, opset: int = 17) -> Path
     return path
 
 
-def quantize_int8(src: Path, dst: Path, keep_fp32: tuple[str, ...] = ()) -> Path:
-    """Dynamic per-channel int8; MatMul nodes whose name contains one of `keep_fp32`
-    (e.g. "/head/", "layer.11/") stay float32."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    graph = onnx.load(str(src), load_external_data=False).graph
-    exclude = [name for n in graph.node if n.op_type in ("MatMul", "Gemm")
-               and any(part in n.name for part in keep_fp32)
-               for name in (n.name, n.name + "_MatMul")]    # the quantiser turns Gemm into MatMul
-    root = logging.getLogger()                 # quantize_dynamic logs a pre-processing hint there
-    level = root.level
-    root.setLevel(max(level, logging.ERROR))
-    try:
-        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gather"], nodes_to_exclude=exclude)
-    finally:
-        root.setLevel(level)
-    return dst
-
-
 def export_model(net: torch.nn.Module, tok: UnigramTokenizer, config: dict, out: str | Path,
-                 quantize: str = "int8", keep_fp32: tuple[str, ...] = ()) -> Path:
+                 quantize: str = "int8", keep_fp32: tuple[str, ...] = (),
+                 calibration: list[list[int]] | None = None) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx_graph(net, Path(tmp) / "model-fp32.onnx")
-        if quantize == "int8":
-            quantize_int8(fp32, out / "model.onnx", keep_fp32)
-        elif quantize == "none":
+        if quantize == "none":
             shutil.copyfile(fp32, out / "model.onnx")
         else:
-            raise ValueError(f"quantize must be 'int8' or 'none', not {quantize!r}")
+            quantize_graph(fp32, out / "model.onnx", quantize, len(tok), keep_fp32, calibration)
     tok.save(out / "tokenizer.json")
     config = dict(config, format_version=FORMAT_VERSION, kind="encoder",
                   model=dict(config.get("model", {}), quantize=quantize,
