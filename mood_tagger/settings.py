@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     llm_base_url: str = "http://127.0.0.1:8000/v1"
     llm_model: str = "microsoft/Phi-3-mini-4k-instruct"
     llm_api_key: str | None = None
+    llm_api_key_file: Path | None = None  # the LLM server's key from a file, not in `ps`
     llm_dialect: str = "vllm"
     llm_timeout_ms: float = Field(default=1000.0, gt=0)
     llm_mode: str = "json"              # "json" or "one-token"
@@ -64,16 +65,18 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _key_from_file(self) -> "Settings":
-        if self.api_key_file is not None and self.api_key is None:
+    def _keys_from_files(self) -> "Settings":
+        for key_field, flag in (("api_key", "--api-key-file"), ("llm_api_key", "--llm-api-key-file")):
+            path = getattr(self, key_field + "_file")
+            if path is None or getattr(self, key_field) is not None:
+                continue
             try:
-                key = self.api_key_file.read_text(encoding="utf-8").strip()
+                key = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ValueError(f"--api-key-file {self.api_key_file}: {exc.strerror}") from exc
+                raise ValueError(f"{flag} {path}: {exc.strerror}") from exc
             if not key:
-                raise ValueError(f"--api-key-file {self.api_key_file} is empty; write the key "
-                                 "into it (one line)")
-            object.__setattr__(self, "api_key", key)
+                raise ValueError(f"{flag} {path} is empty; write the key into it (one line)")
+            object.__setattr__(self, key_field, key)
         return self
 
     def with_overrides(self, **values) -> "Settings":

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mood_tagger.labels import EMOTION_TAGS  # noqa: E402
+from mood_tagger.serving.server import wait_until_healthy  # noqa: E402
 from tests.fake_vllm import FakeVLLM  # noqa: E402
 
 BODY = {"user_last_message": "2 cộng 3 bằng 5", "pika_response": "Chính xác! Tiếp câu sau nhé."}
@@ -74,12 +75,7 @@ def served(*flags: str):
                              *flags], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(url)
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -325,3 +325,16 @@ def test_non_finite_logprobs_are_ignored():
     assert emotions == [("proud", pytest.approx(1.0))] and p_yes == pytest.approx(1.0)
     with pytest.raises(UpstreamInvalidOutput):
         parse_code_logprobs([{"token": CODE_OF["happy|no"], "logprob": float("nan")}])
+
+
+def test_llm_key_file_is_sent_as_the_bearer_token(fake, tmp_path):
+    from mood_tagger.backends import create_backend
+    from mood_tagger.settings import Settings
+    key = tmp_path / "llm-key"
+    key.write_text("sk-from-file\n")
+    tag(create_backend("openai", Settings(llm_base_url=fake.url, llm_model="teacher",
+                                          llm_timeout_ms=5000, llm_api_key_file=key)))
+    assert fake.requests[-1]["_authorization"] == "Bearer sk-from-file"
+    key.write_text(" \n")
+    with pytest.raises(ValueError, match="--llm-api-key-file .* is empty"):
+        Settings(llm_api_key_file=key)

@@ -14,6 +14,8 @@ import time
 import httpx
 import pytest
 
+from mood_tagger.serving.server import wait_until_healthy
+
 BODY = {"user_last_message": "2 cộng 3 bằng 5", "pika_response": "Chính xác! Tiếp câu sau nhé."}
 
 
@@ -35,12 +37,7 @@ def test_sigterm_lets_in_flight_requests_finish_with_their_fallback(fake):
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(url)
         results: list[tuple[int, str]] = []
 
         def client():   # 6 s in flight: longer than uvicorn's old 5 s graceful limit

@@ -18,7 +18,9 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
                    help="encoder model folder (default: mood_tagger/models/encoder)")
     g.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--llm-model", help="model name the LLM server serves")
-    g.add_argument("--llm-api-key", help="bearer token for the LLM server")
+    g.add_argument("--llm-api-key", help="bearer token for the LLM server (visible in `ps`: prefer "
+                   "--llm-api-key-file or MOOD_TAGGER_LLM_API_KEY)")
+    g.add_argument("--llm-api-key-file", type=Path, help="read the LLM server's bearer token from this file")
     g.add_argument("--llm-dialect", help="vllm, trtllm, sglang, llamacpp, ollama or openai")
     g.add_argument("--llm-timeout-ms", type=float, help="per-request timeout of the LLM call")
     g.add_argument("--llm-mode", help="json (~15 tokens) or one-token")

@@ -12,6 +12,20 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mood_tagger.settings import Settings
 
+def wait_until_healthy(url: str, timeout_s: float = 60.0) -> None:
+    """Poll `url`/healthz until it answers 200 (a server starting in another process)."""
+    import httpx
+    give_up = time.monotonic() + timeout_s
+    while time.monotonic() < give_up:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}/healthz did not answer 200 within {timeout_s:.0f} s")
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The MOOD_TAGGER_* variables that rebuild these settings in another process."""
     return {f"MOOD_TAGGER_{key.upper()}": str(getattr(settings, key))
