@@ -6,8 +6,9 @@ every evaluation file given (per `group` where the file has one). For a GPU mach
 
 Writes <out>/fp32/, one folder per quantised variant (QUANT_VARIANTS: scheme, float32 MatMuls),
 <out>/results.json and <out>/logits.npz (raw logits per evaluation file and precision, for
-comparing tier combinations offline). `--pick-on FILE` names the variant whose celebrate F1 is
-closest to float32's on FILE (use a file of our own, not a public evaluation set).
+comparing tier combinations offline). `--pick-on FILE` names the variant of at most 40 MB whose
+celebrate F1 and emotion lenient are closest to float32's on FILE (use a file of our own, not
+a public evaluation set).
 """
 
 import argparse
@@ -28,6 +29,7 @@ from mood_tagger.training.encoder_trainer import EncoderTrainConfig, train_encod
 # name -> (scheme of mood_tagger/encoder/quantize.py, MatMuls kept float32)
 QUANT_VARIANTS = {"int8": ("int8", ()), "int8-smooth": ("int8-smooth", ()),
                   "int8-smooth-head": ("int8-smooth", ("/head/",)), "w8": ("w8", ())}
+MAX_MB = 40.0            # the shipped artifact's size limit (issue 10)
 KEYS = ("emotion_strict", "emotion_lenient", "celebrate_accuracy", "celebrate_precision",
         "celebrate_recall", "celebrate_f1")
 
@@ -48,6 +50,30 @@ def summarise(golds, preds) -> dict:
     return out
 
 
+def with_teacher_probabilities(exchanges, net_file: str):
+    """The exchanges with the calibrated probabilities of a --save-net teacher as soft labels
+    (mood_tagger/data/soft_labels.py): 12 -> 6 layer distillation."""
+    from dataclasses import replace
+
+    import torch
+    from mood_tagger.data.soft_labels import CELEBRATE_FIELD, EMOTION_FIELD
+    from mood_tagger.encoder.inputs import exchange_ids
+    from mood_tagger.labels import EMOTION_TAGS
+    from mood_tagger.model.calibration import softmax
+    from mood_tagger.training.encoder_trainer import pick_device, predict_logits
+    saved = torch.load(net_file, weights_only=False)
+    net, tok, config = saved["net"], saved["tok"], saved["config"]
+    device = pick_device("auto")
+    seqs = [exchange_ids(tok, ex, config["model"]["max_len"]) for ex in exchanges]
+    logits = predict_logits(net.to(device), seqs, tok.pad, device)
+    cal = config["calibration"]
+    emo = softmax(logits[:, :len(EMOTION_TAGS)] / cal["emotion_temperature"])
+    yes = softmax(logits[:, len(EMOTION_TAGS):] / cal["celebrate_temperature"])[:, 1]
+    return [replace(ex, extra=ex.extra | {EMOTION_FIELD: {t: float(p) for t, p in zip(EMOTION_TAGS, e)},
+                                          CELEBRATE_FIELD: float(c)})
+            for ex, e, c in zip(exchanges, emo, yes)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
@@ -58,6 +84,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=12)
     ap.add_argument("--save-net", help="after training, save (net, tokenizer, config) here and stop")
     ap.add_argument("--load-net", help="skip training: export and evaluate a --save-net file")
+    ap.add_argument("--distill-from", help="a --save-net teacher: train on its probabilities")
     ap.add_argument("--pick-on", help="evaluation file stem that picks the int8 variant")
     args = ap.parse_args()
     cfg = EncoderTrainConfig(**({"layers": args.layers} | json.loads(args.config)))
@@ -67,6 +94,8 @@ def main() -> None:
         saved = torch.load(args.load_net, weights_only=False)
         net, tok, config, train_s, n_train = (saved[k] for k in ("net", "tok", "config", "train_s", "n_train"))
     else:
+        if args.distill_from:
+            exchanges = with_teacher_probabilities(exchanges, args.distill_from)
         t0 = time.time()
         net, tok, config = train_encoder(exchanges, args.base, cfg, progress=False, log=print)
         train_s, n_train = time.time() - t0, len(exchanges)
@@ -100,7 +129,7 @@ def main() -> None:
     if args.pick_on:
         gap = {q: abs(results[q][args.pick_on]["celebrate_f1"] - results["none"][args.pick_on]["celebrate_f1"])
                + abs(results[q][args.pick_on]["emotion_lenient"] - results["none"][args.pick_on]["emotion_lenient"])
-               for q in QUANT_VARIANTS if "error" not in results[q]}
+               for q in QUANT_VARIANTS if "error" not in results[q] and results[q]["onnx_mb"] <= MAX_MB}
         results["picked"] = min(gap, key=lambda q: (round(gap[q], 3), results[q]["onnx_mb"]))
         print("picked", results["picked"], gap)
     (out / "results.json").write_text(json.dumps(results, indent=1))
