@@ -58,6 +58,17 @@ def test_chat_bad_requests_show_the_expected_format(client, payload, words):
     assert words in r.json()["error"]["message"]
 
 
+def test_a_typod_field_is_refused_by_name_with_the_close_known_one(client):
+    r = client.post("/v1/tag", json={"user_last_message": "a", "pika_response": "b",
+                                     "histroy": [{"role": "pika", "text": "1 + 1?"}]})
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["param"] == "histroy" and "did you mean 'history'" in error["message"]
+    r = client.post("/v1/tag/batch", json={"items": [{"user_last_message": "a", "pika_response": "b",
+                                                      "zzz": 1}]})
+    assert r.status_code == 422 and "unknown field" in r.json()["error"]["message"]
+
+
 def test_deadline_field_and_header_are_validated(client):
     ok = client.post("/v1/tag", json={"user_last_message": "a", "pika_response": "b",
                                       "deadline_ms": 20})
