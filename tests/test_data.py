@@ -76,6 +76,14 @@ def test_check_data_cli_summarises_and_fails_on_errors(tmp_path, capsys):
     assert "bad.jsonl:2: field 'celebrate'" in capsys.readouterr().out
 
 
+def test_the_corpus_in_the_repository_validates(capsys):
+    from pathlib import Path
+    data = Path(__file__).resolve().parents[1] / "data"
+    assert main(["check-data", str(data)]) == 0, capsys.readouterr().out[-2000:]
+    out = capsys.readouterr().out
+    assert "all lines valid" in out and "reviews" not in out
+
+
 def test_training_folders_skip_test_sets_and_review_annotations(tmp_path):
     from mood_tagger.data.jsonl import load_exchanges as load
     from mood_tagger.errors import DataError

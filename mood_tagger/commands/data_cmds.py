@@ -12,7 +12,7 @@ from mood_tagger.data.summary import format_summary, summarise
 def run_check(args) -> int:
     """Problems as `error:` lines on stdout, or with --json one JSON object and nothing else."""
     exchanges, errors = [], []
-    paths = expand_paths(args.files)
+    paths = expand_paths(args.files, skip_reviews=True)      # annotations have their own format
     for path in paths:
         good, bad = check_file(path, require_labels=not args.unlabelled)
         exchanges += good
@@ -34,7 +34,8 @@ def run_check(args) -> int:
 
 def add_parser(sub, add_backend_options) -> None:
     p = sub.add_parser("check-data", help="validate JSONL data and summarise it")
-    p.add_argument("files", nargs="+", help="JSONL files or folders")
+    p.add_argument("files", nargs="+", help="JSONL files or folders (a folder's reviews/ annotations "
+                   "are skipped)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--unlabelled", action="store_true", help="labels are optional (input to `label`)")
     p.set_defaults(func=run_check)

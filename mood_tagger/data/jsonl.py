@@ -139,15 +139,17 @@ def _not_training_data(path: Path) -> bool:
     return is_test_path(path) or "reviews" in path.parts[:-1]
 
 
-def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False) -> list[Path]:
+def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False,
+                 skip_reviews: bool = False) -> list[Path]:
     """Files as given; folders become their *.jsonl files (recursively, sorted).
     `for_training` skips held-out test folders and review annotations (`reviews/`) inside a
-    folder, and refuses a test file given."""
+    folder, and refuses a test file given; `skip_reviews` skips only the annotations."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*.jsonl")
-                           if not (for_training and _not_training_data(f.relative_to(p.parent))))
+            found = sorted(f for f in p.rglob("*.jsonl") if not (
+                (for_training and _not_training_data(f.relative_to(p.parent)))
+                or (skip_reviews and "reviews" in f.relative_to(p.parent).parts[:-1])))
             if not found:
                 raise DataError("folder holds no *.jsonl file", path=str(p))
             out.extend(found)
