@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +34,18 @@ from mood_tagger.serving.server import wait_until_healthy  # noqa: E402
 from tests.fake_vllm import FakeVLLM  # noqa: E402
 
 BODY = {"user_last_message": "2 cộng 3 bằng 5", "pika_response": "Chính xác! Tiếp câu sau nhé."}
+
+
+class ServerURL(str):
+    """A served process's base URL that also knows the process id (for its RSS)."""
+    pid: int
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -73,7 +86,8 @@ def served(*flags: str):
         port = sock.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "mood_tagger", "serve", "--port", str(port),
                              *flags], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    url = ServerURL(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         wait_until_healthy(url)
         yield url
@@ -123,9 +137,9 @@ def hung_upstream(fake: FakeVLLM) -> list[str]:
     return rows
 
 
-def edge() -> list[str]:
+def edge(backend: str) -> list[str]:
     rows = []
-    with served("--backend", "classifier") as url, httpx.Client(base_url=url, timeout=30) as c:
+    with served("--backend", backend) as url, httpx.Client(base_url=url, timeout=30) as c:
         c.post("/v1/tag", json=BODY)
         t0 = time.perf_counter()
         r = c.get("/v1/models", headers={"X-Pad": "a" * 70_000})
@@ -164,18 +178,89 @@ def edge() -> list[str]:
         after = httpx.post(url + "/v1/tag", json=BODY, timeout=30).status_code
         for sock in idle:
             sock.close()
+        how = ("a fast refusal over limit_connections 4096, not a hang" if ok == 503 else
+               "served: the server had not yet accepted the idle sockets past its limit")
         rows.append(f"| {n} idle connections (never send a byte) | while they are open a new "
-                    f"client gets {ok} in {first_ms:.0f} ms (over limit_connections 4096: a fast "
-                    f"refusal, not a hang); {closed}/{n} closed by the server after the 5 s idle "
-                    f"timeout, then a new client gets {after} |")
+                    f"client gets {ok} in {first_ms:.0f} ms ({how}); {closed}/{n} closed by the "
+                    f"server after the 5 s idle timeout, then a new client gets {after} |")
         lat, out = load(url, 256, 8, BODY | {"deadline_ms": 50})
         shed = sum(o.get("reason") in ("overloaded", "deadline_passed") for o in out)
         late = sum(o.get("latency_ms", 0) > 50 for o in out)
         five = sum(o["_status"] >= 500 for o in out)
-        rows.append(f"| overload: 256 clients x 8, deadline 50 ms (n-gram) | client p50 "
+        rows.append(f"| overload: 256 clients x 8, deadline 50 ms | client p50 "
                     f"{pct(lat, .5):.0f} / p99 {pct(lat, .99):.0f} ms; {shed} shed with the fallback "
                     f"tag, {late} with latency_ms > 50, {five} 5xx |")
-    return rows
+    return [f"| **{backend}** " + row[2:] for row in rows]
+
+
+def fuzz(n: int = 10_000) -> list[str]:
+    """`n` requests from hypothesis (derandomised, so the same every run) against the default
+    backend: well-formed exchanges with any text, JSON with our field names and any values,
+    and raw bytes, on the three POST routes. Any 5xx is a failure."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    statuses: Counter = Counter()
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=40),
+                       st.floats(allow_nan=False, allow_infinity=False))
+    value = st.recursive(scalar, lambda inner: st.lists(inner, max_size=3)
+                         | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+    names = st.sampled_from(["user_last_message", "pika_response", "history", "deadline_ms",
+                             "items", "model", "messages", "stream", "n", "max_tokens", "histroy"])
+    exchange = st.fixed_dictionaries(
+        {"user_last_message": st.text(min_size=1, max_size=80), "pika_response": st.text(min_size=1, max_size=200)},
+        optional={"history": st.lists(st.fixed_dictionaries({"role": st.sampled_from(["pika", "child", "x"]),
+                                                             "text": st.text(max_size=60)}), max_size=4),
+                  "deadline_ms": st.one_of(st.integers(-5, 500), st.floats(0.1, 500))})
+    body = st.one_of(exchange.map(lambda b: json.dumps(b).encode()),
+                     st.dictionaries(names | st.text(max_size=10), value, max_size=5).map(
+                         lambda b: json.dumps(b).encode()),
+                     st.binary(max_size=200))
+    route = st.sampled_from(["/v1/tag", "/v1/tag/batch", "/v1/chat/completions"])
+    with served() as url, httpx.Client(base_url=url, timeout=30) as c:
+        @settings(max_examples=n, derandomize=True, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(route, body)
+        def post(path: str, content: bytes) -> None:
+            statuses[c.post(path, content=content, headers={"Content-Type": "application/json"}).status_code] += 1
+
+        post()
+    five = sum(v for k, v in statuses.items() if k >= 500)
+    return [f"| {sum(statuses.values())} fuzzed requests (hypothesis, derandomised: exchanges with any "
+            f"text, JSON with our field names and any values, raw bytes; 3 routes; default backend) | "
+            f"statuses {dict(sorted(statuses.items()))}: {five} 5xx (target 0) |"]
+
+
+def soak(backend: str, seconds: float = 60.0, clients: int = 8) -> list[str]:
+    """`clients` keep-alive clients as fast as they can for `seconds`: errors and server RSS."""
+    lat: list[float] = []
+    errors: Counter = Counter()
+    lock = threading.Lock()
+    with served("--backend", backend) as url:
+        load(url, clients, 20, BODY)                              # warm-up
+        start_rss = rss_mb(url.pid)
+        stop = time.monotonic() + seconds
+
+        def client():
+            with httpx.Client(base_url=url, timeout=30) as c:
+                while time.monotonic() < stop:
+                    t0 = time.perf_counter()
+                    try:
+                        status = c.post("/v1/tag", json=BODY).status_code
+                    except httpx.HTTPError as exc:
+                        status = type(exc).__name__
+                    with lock:
+                        lat.append((time.perf_counter() - t0) * 1000)
+                        if status != 200:
+                            errors[status] += 1
+
+        ts = [threading.Thread(target=client) for _ in range(clients)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        end_rss = rss_mb(url.pid)
+    return [f"| **{backend}** {seconds:.0f} s soak, {clients} clients flat out | {len(lat)} requests "
+            f"({len(lat) / seconds:.0f}/s), {sum(errors.values())} errors {dict(errors) or ''}, p99 "
+            f"{pct(lat, .99):.1f} ms; server RSS {start_rss:.1f} → {end_rss:.1f} MB |"]
 
 
 def _closed(sock: socket.socket) -> bool:
@@ -193,7 +278,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "reliability.md"))
     args = ap.parse_args()
     fake = FakeVLLM().start()
-    rows = llm_burst(fake) + hung_upstream(fake) + edge()
+    rows = llm_burst(fake) + hung_upstream(fake) + edge("classifier") + edge("encoder") + fuzz() \
+        + soak("classifier") + soak("encoder")
     fake.stop()
     text = "\n".join([
         "# Reliability under faults and load (issue 8)", "",
@@ -216,14 +302,14 @@ def main() -> int:
         "deadline, with the fallback tag if need be) |",
         "| `allowed_hosts` | any | Host allowlist against DNS rebinding (421) |",
         "| `api_key_file` | none | the bearer key from a file, not in `ps`; an empty key is refused |",
+        "| `llm_api_key_file` | none | the LLM server's bearer key from a file (`--llm-api-key-file`), "
+        "not in `ps` |",
         "", "Regression tests: tests/test_reliability_llm.py (the LLM pool lock-up, every "
         "misbehaving upstream), tests/test_reliability_server.py, "
         "tests/test_reliability_shutdown.py (a real SIGTERM).", "",
         "Metrics: `mood_tagger_in_flight`, `mood_tagger_queued`, `mood_tagger_shed_total{reason}`, "
         "`mood_tagger_tags_total{backend,reason}` (reason `llm_busy`: the LLM tier already had "
-        "64 requests in flight).", "",
-        "Not measured by this suite yet: 10,000 fuzzed requests, "
-        "a 60 s soak, the encoder tier.", ""])
+        "64 requests in flight).", ""])
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
     print(json.dumps({"written": args.out}), file=sys.stderr)
