@@ -133,10 +133,15 @@ def is_test_path(path: Path) -> bool:
     return "test" in path.parts[:-1]
 
 
+def _is_review_path(path: Path) -> bool:
+    """Review annotations live under a folder named `reviews` (their own format)."""
+    return "reviews" in path.parts[:-1]
+
+
 def _not_training_data(path: Path) -> bool:
     """Held-out test data (under `test/`) or review annotations (under `reviews/`); `path` is
     relative to the parent of the folder given, so the folder's own name counts too."""
-    return is_test_path(path) or "reviews" in path.parts[:-1]
+    return is_test_path(path) or _is_review_path(path)
 
 
 def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False,
@@ -149,7 +154,7 @@ def expand_paths(paths: Iterable[str | Path], *, for_training: bool = False,
         if p.is_dir():
             found = sorted(f for f in p.rglob("*.jsonl") if not (
                 (for_training and _not_training_data(f.relative_to(p.parent)))
-                or (skip_reviews and "reviews" in f.relative_to(p.parent).parts[:-1])))
+                or (skip_reviews and _is_review_path(f.relative_to(p.parent)))))
             if not found:
                 raise DataError("folder holds no *.jsonl file", path=str(p))
             out.extend(found)

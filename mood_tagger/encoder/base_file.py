@@ -19,7 +19,8 @@ def prune_e5(base: E5File, corpus: Iterable[str], budget: int) -> E5File:
     full = UnigramTokenizer.from_e5(base)
     tok, rows = full.pruned(choose_pieces(full, corpus, budget))
     tensors = dict(base.tensors, **{"emb.word": base.tensors["emb.word"][rows]})
-    return replace(base, vocab_rows=len(rows), pieces=tok.pieces, scores=np.array([full.scores[r] for r in rows], dtype=np.float32),
+    scores = np.array([full.scores[r] for r in rows], dtype=np.float32)
+    return replace(base, vocab_rows=len(rows), pieces=tok.pieces, scores=scores,
                    bos=tok.bos, eos=tok.eos, pad=tok.pad, unk=tok.unk, tensors=tensors)
 
 

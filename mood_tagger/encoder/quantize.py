@@ -45,17 +45,30 @@ def _keep_nodes(graph, keep_fp32: tuple[str, ...]) -> list[str]:
             for name in (n.name, n.name + "_MatMul")]    # the quantiser turns Gemm into MatMul
 
 
-def quantize_int8(src: Path, dst: Path, keep_fp32: tuple[str, ...] = ()) -> Path:
-    """Dynamic per-channel int8 of MatMuls and the embedding Gather; MatMul nodes whose name
-    contains one of `keep_fp32` (e.g. "/head/", "layer.11/") stay float32."""
+def quantize_int8(src: Path, dst: Path, keep_fp32: tuple[str, ...] = (),
+                  op_types: tuple[str, ...] = ("MatMul", "Gather")) -> Path:
+    """Dynamic per-channel int8 of `op_types` (MatMuls and the embedding Gather); MatMul nodes
+    whose name contains one of `keep_fp32` (e.g. "/head/", "layer.11/") stay float32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     graph = onnx.load(str(src), load_external_data=False).graph
     with _quiet_root_logger():
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gather"],
+                         op_types_to_quantize=list(op_types),
                          nodes_to_exclude=_keep_nodes(graph, keep_fp32))
     return dst
+
+
+@contextmanager
+def _staged(model, dst: Path):
+    """A rewritten graph saved beside `dst` for onnxruntime's file-based quantiser; removed after."""
+    import onnx
+    staged = dst.with_suffix(".staged.onnx")
+    onnx.save(model, str(staged))
+    try:
+        yield staged
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def rowwise_int8_embedding(model, vocab: int):
@@ -103,31 +116,19 @@ def quantize(src: Path, dst: Path, scheme: str, vocab: int, keep_fp32: tuple[str
             raise ValueError("int8-smooth needs calibration sequences (token ids of training exchanges)")
         feeds = [{"input_ids": np.array([ids], dtype=np.int64),
                   "attention_mask": np.ones((1, len(ids)), dtype=np.int64)} for ids in calibration]
-        staged = dst.with_suffix(".staged.onnx")
-        onnx.save(smooth_activations(onnx.load(str(src)), feeds), str(staged))
-        try:
+        with _staged(smooth_activations(onnx.load(str(src)), feeds), dst) as staged:
             return quantize_int8(staged, dst, keep_fp32)
-        finally:
-            staged.unlink(missing_ok=True)
     model = rowwise_int8_embedding(onnx.load(str(src)), vocab)
-    exclude = _keep_nodes(model.graph, keep_fp32)
+    if scheme == "int8-row":                      # the embedding is int8 already: MatMuls only
+        with _staged(model, dst) as staged:
+            return quantize_int8(staged, dst, keep_fp32, op_types=("MatMul",))
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
     with _quiet_root_logger():
-        if scheme == "int8-row":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-            staged = dst.with_suffix(".staged.onnx")
-            onnx.save(model, str(staged))
-            try:
-                quantize_dynamic(str(staged), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                                 op_types_to_quantize=["MatMul"], nodes_to_exclude=exclude)
-            finally:
-                staged.unlink(missing_ok=True)
-            return dst
-        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-        quantizer = MatMulNBitsQuantizer(model, bits=8, block_size=32,
-                                         is_symmetric=True, accuracy_level=4,
-                                         nodes_to_exclude=exclude)
+        quantizer = MatMulNBitsQuantizer(model, bits=8, block_size=32, is_symmetric=True,
+                                         accuracy_level=4,
+                                         nodes_to_exclude=_keep_nodes(model.graph, keep_fp32))
         quantizer.process()
-        onnx.save(quantizer.model.model, str(dst))
+    onnx.save(quantizer.model.model, str(dst))
     return dst
 
 
