@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     encoder_missing_ok: bool = Field(False, description="an encoder model that does not load leaves the "
                                      "n-gram model answering (reason encoder_missing, /readyz degraded) "
                                      "instead of an error; `serve` sets it")
+    encoder_device: str = Field(default="cpu", description="cpu (onnxruntime), cuda (torch + CUDA "
+                                "graphs, extra [gpu]) or torch-cpu")
     encoder_max_batch: int = Field(default=16, ge=1, le=256)
     encoder_max_wait_ms: float = Field(default=2.0, ge=0.0, le=50.0)
     encoder_emotion_weight: float = Field(default=0.5, ge=0.0, le=1.0,

@@ -86,6 +86,8 @@ def main() -> None:
     ap.add_argument("--load-net", help="skip training: export and evaluate a --save-net file")
     ap.add_argument("--distill-from", help="a --save-net teacher: train on its probabilities")
     ap.add_argument("--pick-on", help="evaluation file stem that picks the int8 variant")
+    ap.add_argument("--variants", nargs="+", default=["none", *QUANT_VARIANTS],
+                    help="exports to write (default: float32 and every quantised variant)")
     args = ap.parse_args()
     cfg = EncoderTrainConfig(**({"layers": args.layers} | json.loads(args.config)))
     import torch
@@ -108,7 +110,7 @@ def main() -> None:
                "calibration": config["calibration"], "n_train": n_train}
     logits = {}
     calibration = calibration_ids(tok, exchanges, cfg.max_len)
-    for quant in ("none", *QUANT_VARIANTS):
+    for quant in args.variants:
         scheme, keep = QUANT_VARIANTS.get(quant, ("none", ()))
         try:
             folder = export_model(net, tok, dict(config, name=out.name),
@@ -135,7 +137,7 @@ def main() -> None:
     (out / "results.json").write_text(json.dumps(results, indent=1))
     np.savez_compressed(out / "logits.npz", **logits)
     print(json.dumps({q: {k: {m: v for m, v in r.items() if m != "by_group"} if isinstance(r, dict) else r
-                          for k, r in results[q].items()} for q in ("none", *QUANT_VARIANTS)}, indent=1))
+                          for k, r in results[q].items()} for q in args.variants}, indent=1))
 
 
 if __name__ == "__main__":

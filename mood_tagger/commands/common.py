@@ -16,6 +16,8 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backend", help="encoder, classifier, openai or cascade (see README)")
     g.add_argument("--encoder-model", type=Path,
                    help="encoder model folder (default: mood_tagger/models/encoder)")
+    g.add_argument("--encoder-device", help="cpu (onnxruntime, default), cuda (torch + CUDA graphs, "
+                   "extra [gpu]) or torch-cpu")
     g.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--llm-model", help="model name the LLM server serves")
     g.add_argument("--llm-api-key", help="bearer token for the LLM server (visible in `ps`: prefer "

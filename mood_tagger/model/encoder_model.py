@@ -28,6 +28,9 @@ def default_encoder_path() -> Path:
     return Path(__file__).resolve().parents[1] / "models" / "encoder"
 
 
+DEVICES = ("cpu", "cuda", "torch-cpu")   # onnxruntime on CPU; torch on CUDA; torch on CPU (checks)
+
+
 def default_threads() -> int:
     env = os.environ.get("MOOD_TAGGER_ENCODER_THREADS")
     return int(env) if env else max(1, min(4, os.cpu_count() or 1))
@@ -35,30 +38,37 @@ def default_threads() -> int:
 
 class EncoderModel:
     def __init__(self, config: dict, tokenizer: UnigramTokenizer, onnx_path: Path,
-                 threads: int | None = None):
-        import onnxruntime as ort
+                 threads: int | None = None, device: str | None = None):
         self.config = config
         self.tokenizer = tokenizer
         self.calibration = Calibration.from_config(config)
         self.max_len = int(config.get("model", {}).get("max_len", 256))
         self.onnx_path = onnx_path
+        self.device = (device or "cpu").lower()
+        if self.device not in DEVICES:
+            raise ModelError(f"encoder device {self.device!r} is not one of {list(DEVICES)} "
+                             "(MOOD_TAGGER_ENCODER_DEVICE)")
+        if self.device == "cpu":
+            self._run = self._onnx_runner(onnx_path, threads)
+        else:
+            from mood_tagger.model.torch_runner import TorchRunner
+            self.torch_runner = TorchRunner(onnx_path, config, device=self.device.removeprefix("torch-"))
+            self._run = self.torch_runner.run
+
+    @staticmethod
+    def _onnx_runner(onnx_path: Path, threads: int | None):
+        import onnxruntime as ort
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or default_threads()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(onnx_path), opts, providers=self._providers(ort))
+            session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:   # onnxruntime raises its own exception types
             raise ModelError(f"{onnx_path}: onnxruntime cannot load the encoder ({exc}); "
                              "re-export the model folder") from exc
-
-    @staticmethod
-    def _providers(ort) -> list[str]:
-        wanted = os.environ.get("MOOD_TAGGER_ENCODER_PROVIDER", "cpu").lower()
-        if wanted == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        return ["CPUExecutionProvider"]
+        return lambda ids, mask: session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
 
     @property
     def name(self) -> str:
@@ -76,7 +86,7 @@ class EncoderModel:
         for i, s in enumerate(seqs):
             ids[i, :len(s)] = s
             mask[i, :len(s)] = 1
-        return self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+        return self._run(ids, mask)
 
     def predict_proba(self, exchanges: Sequence[Exchange], batch_size: int = 16
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +116,8 @@ class EncoderModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int | None = None) -> "EncoderModel":
+    def load(cls, path: str | Path | None = None, threads: int | None = None,
+             device: str | None = None) -> "EncoderModel":
         path = Path(path) if path is not None else default_encoder_path()
         missing = [n for n in FILES if not (path / n).is_file()]
         if missing:
@@ -114,4 +125,4 @@ class EncoderModel:
                              "train one with 'mood-tagger train --kind encoder --out PATH'")
         config = read_config(path)
         return cls(config, UnigramTokenizer.load(path / "tokenizer.json"), path / "model.onnx",
-                   threads)
+                   threads, device)
