@@ -48,9 +48,7 @@ def main():
     out: dict = {}
     for device in args.devices:
         s = time.perf_counter()
-        model = EncoderModel.load(args.model, device=device)
-        if device == "cuda":
-            model.torch_runner.warm_up()
+        model = EncoderModel.load(args.model, device=device)     # captures the CUDA graphs
         row = {"load_and_capture_s": round(time.perf_counter() - s, 2)} | measure(model, exchanges)
         for path in args.eval:
             golds = load_exchanges([path])

@@ -62,8 +62,6 @@ class EncoderBackend(Backend):
         fallback = ClassifierBackend.from_settings(settings)
         try:
             model = EncoderModel.load(settings.encoder_model, device=settings.encoder_device)
-            if model.device == "cuda":
-                model.torch_runner.warm_up()      # capture every CUDA graph before serving
         except ModelError as exc:
             if not settings.encoder_missing_ok:
                 raise

@@ -52,8 +52,7 @@ class EncoderModel:
             self._run = self._onnx_runner(onnx_path, threads)
         else:
             from mood_tagger.model.torch_runner import TorchRunner
-            self.torch_runner = TorchRunner(onnx_path, config, device=self.device.removeprefix("torch-"))
-            self._run = self.torch_runner.run
+            self._run = TorchRunner(onnx_path, config, device=self.device.removeprefix("torch-")).run
 
     @staticmethod
     def _onnx_runner(onnx_path: Path, threads: int | None):

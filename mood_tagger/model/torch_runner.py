@@ -71,6 +71,7 @@ class TorchRunner:
         self.graphs_on = graphs and device == "cuda"
         self.graphs: dict[tuple[int, int], tuple] = {}
         self.lock = threading.Lock()
+        self._capture_all()
 
     def _eager(self, ids: np.ndarray, mask: np.ndarray):
         t = self.torch
@@ -114,8 +115,8 @@ class TorchRunner:
             graph.replay()
             return s_out[:batch].float().cpu().numpy()
 
-    def warm_up(self) -> None:
-        """Capture every bucket now, so no request pays for a capture."""
+    def _capture_all(self) -> None:
+        """Capture every bucket at start, so no request pays for a capture."""
         if self.graphs_on:
             with self.lock:
                 for b in BATCHES:
