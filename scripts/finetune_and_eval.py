@@ -89,6 +89,8 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["none", *QUANT_VARIANTS],
                     help="exports to write (default: float32 and every quantised variant)")
     args = ap.parse_args()
+    if args.pick_on and "none" not in args.variants:
+        ap.error("--pick-on compares each variant with float32: add 'none' to --variants")
     cfg = EncoderTrainConfig(**({"layers": args.layers} | json.loads(args.config)))
     import torch
     exchanges = load_exchanges(args.data, for_training=True)
